@@ -1,0 +1,62 @@
+"""The command line. The only place exceptions become exit codes and messages.
+
+Each subcommand lives in ``paperbeam/commands/<name>.py`` with a
+``register(subparsers)`` that adds its parser and sets ``func``; heavy imports
+happen inside ``func`` so ``paperbeam --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import List, Optional
+
+from paperbeam import __version__
+from paperbeam.errors import ExitCode, PaperbeamError
+
+COMMANDS = ("run", "evaluate", "synth")
+
+log = logging.getLogger("paperbeam")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="paperbeam",
+        description="Turn invoices, receipts and forms (PDF, scans, photos) into structured records, on Apache Beam.",
+    )
+    parser.add_argument("--version", action="version", version=f"paperbeam {__version__}")
+    parser.add_argument(
+        "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="How much to log (default WARNING). Document text is only ever logged at DEBUG.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for name in COMMANDS:
+        importlib.import_module(f"paperbeam.commands.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "accepts_extra", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args, extra))
+    except PaperbeamError as exc:
+        print(f"paperbeam: error: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("paperbeam: interrupted", file=sys.stderr)
+        return 130
+    except Exception:  # noqa: BLE001 - last resort: say it is a bug, with the trace
+        log.exception("internal error")
+        print("paperbeam: internal error (a bug); the trace is above. Please report it.", file=sys.stderr)
+        return int(ExitCode.INTERNAL)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

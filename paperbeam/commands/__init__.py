@@ -1,0 +1,1 @@
+"""Subcommands of the paperbeam CLI, one module each."""

@@ -1,0 +1,1 @@
+"""Models: page readers, OCR engines, field extractors, evaluation."""

@@ -1,0 +1,85 @@
+"""The field-extractor interface.
+
+An extractor reads a whole ``Document`` (all pages, words with boxes) and
+returns the fields it found. The rule-based extractor and the transformer
+extractor both implement it, so the pipeline does not care which one runs.
+Extractors are created on the worker (in a DoFn's ``setup``) by name through
+the plugin registry; ``setup()`` is where a model is loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+from paperbeam.records import BBox, Document, Field, Word, group_lines
+from paperbeam.schema import Schema
+
+
+class FieldExtractor:
+    name = "base"
+    version = "0"
+
+    def __init__(self, schema: Schema, date_order: str = "day-first", **options):
+        self.schema = schema
+        self.date_order = date_order
+        self.options = options
+
+    def setup(self) -> None:
+        """Load what the extractor needs; called once per worker."""
+
+    def extract(self, document: Document) -> Dict[str, Field]:
+        raise NotImplementedError
+
+
+@dataclass
+class Line:
+    """A line of words on a page: the unit most rules look at."""
+
+    page: int
+    words: List[Word]
+    page_width: float
+    page_height: float
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+    @property
+    def bbox(self) -> BBox:
+        return union_box(self.words)
+
+    @property
+    def height(self) -> float:
+        """The median word height, a proxy for font size."""
+        hs = sorted(w.bbox[3] - w.bbox[1] for w in self.words)
+        return hs[len(hs) // 2] / max(self.page_height, 1.0)
+
+    @property
+    def confidence(self) -> float:
+        return min((w.confidence for w in self.words), default=0.0)
+
+    @property
+    def top(self) -> float:
+        """Vertical position as a share of the page height (0 top, 1 bottom)."""
+        return self.bbox[1] / max(self.page_height, 1.0)
+
+
+def union_box(words: List[Word]) -> Optional[BBox]:
+    if not words:
+        return None
+    return (
+        min(w.bbox[0] for w in words),
+        min(w.bbox[1] for w in words),
+        max(w.bbox[2] for w in words),
+        max(w.bbox[3] for w in words),
+    )
+
+
+def document_lines(document: Document) -> List[Line]:
+    """Every line of every page, in reading order."""
+    lines: List[Line] = []
+    for page in document.pages:
+        for words in group_lines(page.words):
+            lines.append(Line(page.page_number, words, page.width, page.height))
+    return lines

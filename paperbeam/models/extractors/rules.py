@@ -1,0 +1,368 @@
+"""A rule-based field extractor for invoices and receipts.
+
+It reads lines of words with their positions, finds labels ("Total", "Invoice
+No", "Date"...) and the values beside or below them, and scores candidates by
+the strength of the label and where on the page they sit. It needs no model,
+runs anywhere, and is the baseline the transformer extractor must beat; in
+``auto`` mode it fills the fields the model leaves empty.
+
+Each rule returns candidates ``(score, value, words)``; the best one becomes a
+``Field`` whose confidence is the score times the OCR confidence of its words.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Dict, Iterable, List, Optional, Tuple
+
+from paperbeam.models.extractors.base import FieldExtractor, Line, document_lines, union_box
+from paperbeam.normalize import currency_code, normalize_amount, normalize_date, normalize_value
+from paperbeam.records import Document, Field, Word
+
+MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+DATE_RE = re.compile(
+    r"(?<![\d])("
+    r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
+    r"|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"
+    r"|\d{1,2}(?:st|nd|rd|th)?[ -]?" + MONTHS + r"[ -,]*\d{2,4}"
+    r"|" + MONTHS + r" \d{1,2}(?:st|nd|rd|th)?,? \d{4}"
+    r")(?![\d])",
+    re.IGNORECASE,
+)
+# An amount: optional currency, digits with thousands separators, and two decimals.
+AMOUNT_RE = re.compile(
+    r"(?<![\w.,])(?:(?:[A-Z]{3}|RM|Rp|S\$|US\$|[$€£¥₹])\s?)?-?"
+    r"(?:\d{1,3}(?:[,.' ]\d{3})+|\d+)[.,]\d{2}(?![\d])(?:\s?(?:[A-Z]{3}|€|£|\$))?",
+)
+PERCENT_RE = re.compile(r"\d+(?:[.,]\d+)?\s?%")
+
+TOTAL_LABELS: Tuple[Tuple[str, float], ...] = (
+    (r"grand\s*total", 1.0),
+    (r"total\s*(?:amount\s*)?(?:due|payable|to\s*pay)", 1.0),
+    (r"amount\s*(?:due|payable)", 0.95),
+    (r"balance\s*due", 0.95),
+    (r"total\s*(?:incl|inc\.|including|\(incl)", 0.95),
+    (r"total\s*amount", 0.9),
+    (r"(?:nett?|rounded)\s*total|total\s*(?:rounded|rm|sales)", 0.9),
+    (r"gesamtbetrag|rechnungsbetrag|montant\s*total|total\s*ttc|totaal|importe\s*total", 0.95),
+    (r"\btotal\b", 0.75),
+    (r"\bamount\b", 0.4),
+)
+NOT_TOTAL = re.compile(
+    r"sub\s*-?\s*total|total\s*(?:tax|gst|vat|qty|quantity|items?|disc|discount|excl|before|savings?|net\b|ht\b)"
+    r"|tax\s*total|total\s*gst|excl|nett?o?\s*amount|\bqty\b|\bitems?\b|change|cash|tendered|paid|rounding(?!\s*total)",
+    re.IGNORECASE,
+)
+TAX_LABELS = re.compile(r"\b(?:tax|vat|gst|sst|mwst|ust|tva|iva|btw|sales\s*tax)\b", re.IGNORECASE)
+NOT_TAX = re.compile(r"(?:tax\s*invoice|gst\s*(?:reg|id|no)|vat\s*(?:reg|id|no)|tax\s*(?:id|no|reg)|excl|exempt|\bincl)", re.IGNORECASE)
+
+DOC_DATE_LABELS = re.compile(r"(?:invoice|receipt|bill|document|issue|tax\s*point)?\s*date|dated|datum|fecha|\bdate\b", re.IGNORECASE)
+DUE_LABELS = re.compile(r"due|pay(?:ment)?\s*by|payable\s*by|fällig|échéance|vencimiento", re.IGNORECASE)
+OTHER_DATE_LABELS = re.compile(r"order|delivery|ship|period|from|to\b|expir|valid|print", re.IGNORECASE)
+
+NUMBER_LABELS = re.compile(
+    r"(?:invoice|inv|receipt|rcpt|bill|document|doc|order|ref(?:erence)?|transaction|trans|cash\s*bill|slip)"
+    r"\s*(?:no\.?|number|num|nr\.?|#|id)?\s*[:.#]?"
+    r"|rechnungs-?(?:nr|nummer)|facture\s*n[°o]|n[°º]",
+    re.IGNORECASE,
+)
+NUMBER_TOKEN = re.compile(r"^[#:]?([A-Z0-9][A-Z0-9\-/._]{1,30})$", re.IGNORECASE)
+
+NOT_VENDOR = re.compile(
+    r"\b(?:invoice|receipt|tax|bill\s*to|ship\s*to|sold\s*to|customer|date|tel|phone|fax|e-?mail|www|http|page"
+    r"|gst|vat|reg(?:istration)?|no\.|cashier|table|order|welcome|thank|copy|original|quotation|statement)\b",
+    re.IGNORECASE,
+)
+COMPANY_HINT = re.compile(
+    r"\b(?:sdn\.?\s*bhd|bhd|ltd|limited|llc|inc|corp|co\.|company|gmbh|ag|kg|s\.?a\.?s?|s\.?r\.?l|b\.?v|n\.?v"
+    r"|plc|pty|enterprise|trading|store|mart|restaurant|cafe|shop|hardware|services?|group|holdings?)\b",
+    re.IGNORECASE,
+)
+CONTACT = re.compile(r"\b(?:tel|phone|fax|e-?mail|www|http|gst|vat|reg|co\.?\s*no|company\s*no|invoice|receipt|date)\b|@", re.IGNORECASE)
+BUYER = re.compile(r"\b(?:bill(?:ed)?\s*to|ship(?:ped)?\s*to|sold\s*to|customer|client|deliver\s*to)\b", re.IGNORECASE)
+
+
+Candidate = Tuple[float, str, List[Word]]
+
+
+def _words_matching(line: Line, start: int, end: int) -> List[Word]:
+    """The words of ``line`` that overlap the character span [start, end) of ``line.text``."""
+    out, pos = [], 0
+    for w in line.words:
+        w_start, w_end = pos, pos + len(w.text)
+        if w_start < end and w_end > start:
+            out.append(w)
+        pos = w_end + 1
+    return out
+
+
+def _same_row(line: Line, lines: List[Line]) -> List[Line]:
+    """Lines on the same page whose vertical centre lies within ``line``'s band, right of it."""
+    x0, y0, x1, y1 = line.bbox
+    out = []
+    for other in lines:
+        if other is line or other.page != line.page:
+            continue
+        ox0, oy0, ox1, oy1 = other.bbox
+        centre = (oy0 + oy1) / 2
+        if y0 <= centre <= y1 and ox0 >= x1 - 1:
+            out.append(other)
+    return sorted(out, key=lambda l: l.bbox[0])
+
+
+def _next_lines(line: Line, lines: List[Line], n: int = 1) -> List[Line]:
+    idx = lines.index(line)
+    return [l for l in lines[idx + 1 : idx + 1 + n] if l.page == line.page]
+
+
+def _amounts(line: Line) -> List[Tuple[str, List[Word]]]:
+    text = line.text
+    found = []
+    for m in AMOUNT_RE.finditer(text):
+        if PERCENT_RE.match(text, m.start()):
+            continue
+        found.append((m.group(0).strip(), _words_matching(line, m.start(), m.end())))
+    return found
+
+
+def _dates(line: Line) -> List[Tuple[str, List[Word], int]]:
+    return [(m.group(1), _words_matching(line, m.start(1), m.end(1)), m.start(1)) for m in DATE_RE.finditer(line.text)]
+
+
+def _value_beside(line: Line, lines: List[Line], finder) -> List[Tuple[str, List[Word], float]]:
+    """Values after a label: on the line itself, then on the same row to the right, then on the next line."""
+    out = [(v, ws, 1.0) for v, ws, *_ in finder(line)]
+    for other in _same_row(line, lines):
+        out += [(v, ws, 0.9) for v, ws, *_ in finder(other)]
+    if not out:
+        for other in _next_lines(line, lines, 1):
+            out += [(v, ws, 0.7) for v, ws, *_ in finder(other)]
+    return out
+
+
+class RuleExtractor(FieldExtractor):
+    name = "rules"
+    version = "1"
+
+    def extract(self, document: Document) -> Dict[str, Field]:
+        lines = document_lines(document)
+        found: Dict[str, Optional[Candidate]] = {
+            "total_amount": self._total(lines),
+            "tax_amount": self._tax(lines),
+            "document_date": self._date(lines, due=False),
+            "due_date": self._date(lines, due=True),
+            "document_number": self._number(lines),
+        }
+        vendor = self._vendor(lines)
+        found["vendor_name"] = vendor
+        found["vendor_address"] = self._address(lines, vendor)
+        found["currency"] = self._currency(lines, found.get("total_amount"))
+        page_of = {id(w): line.page for line in lines for w in line.words}
+        return self._to_fields(found, page_of)
+
+    # -- one method per field ------------------------------------------------
+
+    def _total(self, lines: List[Line]) -> Optional[Candidate]:
+        best: Optional[Candidate] = None
+        for line in lines:
+            text = line.text.lower()
+            if NOT_TOTAL.search(text) and not re.search(r"grand\s*total|total\s*(?:due|payable|amount)", text):
+                continue
+            weight = next((w for pat, w in TOTAL_LABELS if re.search(pat, text, re.IGNORECASE)), None)
+            if weight is None:
+                continue
+            for value, words, near in _value_beside(line, lines, _amounts):
+                # Later on the page and later pages are where totals sit.
+                score = weight * near * (0.85 + 0.15 * line.top)
+                if best is None or score > best[0] + 1e-9 or (abs(score - best[0]) < 1e-9 and _amount(value) > _amount(best[1])):
+                    best = (score, value, words)
+        if best is None:
+            # No label: the largest amount in the document, with low confidence.
+            amounts = [(v, ws) for line in lines for v, ws in _amounts(line)]
+            if amounts:
+                value, words = max(amounts, key=lambda a: _amount(a[0]))
+                best = (0.3, value, words)
+        return best
+
+    def _tax(self, lines: List[Line]) -> Optional[Candidate]:
+        best: Optional[Candidate] = None
+        for line in lines:
+            text = line.text
+            if not TAX_LABELS.search(text) or NOT_TAX.search(text) or re.search(r"sub\s*-?total", text, re.IGNORECASE):
+                continue
+            if re.search(r"grand\s*total|total\s*(?:due|incl)", text, re.IGNORECASE):
+                continue
+            for value, words, near in _value_beside(line, lines, _amounts):
+                score = 0.8 * near
+                if best is None or score > best[0]:
+                    best = (score, value, words)
+        return best
+
+    def _date(self, lines: List[Line], due: bool) -> Optional[Candidate]:
+        best: Optional[Candidate] = None
+        first: Optional[Candidate] = None
+        for line in lines:
+            text = line.text
+            labelled_due = bool(DUE_LABELS.search(text))
+            labelled_doc = bool(DOC_DATE_LABELS.search(text)) and not labelled_due
+            labelled_other = bool(OTHER_DATE_LABELS.search(text))
+            candidates = _value_beside(line, lines, _dates) if (labelled_due or labelled_doc) else [
+                (v, ws, 1.0) for v, ws, _ in _dates(line)
+            ]
+            for value, words, near in candidates:
+                if normalize_date(value, self.date_order) is None:
+                    continue
+                if due:
+                    score = 0.9 * near if labelled_due else 0.0
+                elif labelled_doc and not labelled_other:
+                    score = 0.95 * near
+                elif labelled_doc:
+                    score = 0.6 * near
+                elif not labelled_due and not labelled_other:
+                    score = 0.5 * near
+                else:
+                    score = 0.0
+                if score <= 0:
+                    continue
+                if first is None:
+                    first = (score, value, words)
+                if best is None or score > best[0]:
+                    best = (score, value, words)
+        return best
+
+    def _number(self, lines: List[Line]) -> Optional[Candidate]:
+        best: Optional[Candidate] = None
+        for line in lines:
+            text = line.text
+            for m in NUMBER_LABELS.finditer(text):
+                label = m.group(0).lower()
+                strength = 0.9 if re.search(r"invoice|inv|receipt|bill|rechnung|facture|document|doc", label) else 0.6
+                rest_words = _words_matching(line, m.end(), len(text) + 1)
+                label_words = _words_matching(line, m.start(), m.end())
+                tail = [w for w in rest_words if w not in label_words]
+                for w in tail[:2]:
+                    token = w.text.strip(":#.,")
+                    mt = NUMBER_TOKEN.match(token)
+                    if mt and re.search(r"\d", token) and not DATE_RE.fullmatch(token) and not AMOUNT_RE.fullmatch(token):
+                        score = strength
+                        if best is None or score > best[0]:
+                            best = (score, mt.group(1), [w])
+                        break
+        return best
+
+    def _vendor(self, lines: List[Line]) -> Optional[Candidate]:
+        first_page = [l for l in lines if l.page == (lines[0].page if lines else 1)]
+        candidates = []
+        buyer_zone = False
+        for rank, line in enumerate(first_page[:12]):
+            text = line.text.strip()
+            if BUYER.search(text):
+                buyer_zone = True
+                continue
+            letters = sum(c.isalpha() for c in text)
+            if letters < 3 or letters < 0.5 * len(text.replace(" ", "")):
+                continue
+            if NOT_VENDOR.search(text) or DATE_RE.search(text) or AMOUNT_RE.search(text):
+                continue
+            score = 0.75 - 0.05 * rank + 8.0 * line.height
+            if COMPANY_HINT.search(text):
+                score += 0.25
+            if buyer_zone:
+                score -= 0.4
+            candidates.append((score, line))
+        if not candidates:
+            return None
+        score, line = max(candidates, key=lambda c: c[0])
+        return (max(0.05, min(score, 0.95)), line.text.strip(), line.words)
+
+    def _address(self, lines: List[Line], vendor: Optional[Candidate]) -> Optional[Candidate]:
+        if vendor is None:
+            return None
+        vendor_words = vendor[2]
+        start = next((i for i, l in enumerate(lines) if l.words and l.words[0] is vendor_words[0]), None)
+        if start is None:
+            return None
+        vx0 = lines[start].bbox[0]
+        parts: List[Line] = []
+        for line in lines[start + 1 : start + 7]:
+            text = line.text
+            if line.page != lines[start].page or CONTACT.search(text) or BUYER.search(text):
+                if parts:
+                    break
+                continue
+            if parts and abs(line.bbox[0] - vx0) > 0.35 * line.page_width and abs(line.bbox[0] - parts[-1].bbox[0]) > 0.2 * line.page_width:
+                break
+            if COMPANY_HINT.search(text) and not parts and not re.search(r"\d", text):
+                continue  # a second line of the company name ("SDN BHD")
+            parts.append(line)
+            if re.search(r"\b\d{4,6}\b", text) and len(parts) >= 2:
+                # a postcode usually ends the address, perhaps followed by the state or country
+                nxt = _next_lines(line, lines, 1)
+                if nxt and not CONTACT.search(nxt[0].text) and len(nxt[0].text) < 25 and not re.search(r"\d", nxt[0].text):
+                    parts.append(nxt[0])
+                break
+        if not parts:
+            return None
+        words = [w for l in parts for w in l.words]
+        return (0.6, ", ".join(l.text.strip().rstrip(",") for l in parts), words)
+
+    def _currency(self, lines: List[Line], total: Optional[Candidate]) -> Optional[Candidate]:
+        if total is not None:
+            code = currency_code(total[1])
+            if code:
+                return (total[0], code, total[2])
+            line = next((l for l in lines if any(w in l.words for w in total[2])), None)
+            if line is not None:
+                code = currency_code(line.text)
+                if code:
+                    return (0.8 * total[0], code, line.words)
+        counts: Dict[str, Tuple[int, List[Word]]] = {}
+        for line in lines:
+            code = currency_code(line.text) if re.search(r"[A-Z]{3}|[$€£¥₹]|\bRM\b", line.text) else None
+            if code:
+                n, ws = counts.get(code, (0, line.words))
+                counts[code] = (n + 1, ws)
+        if not counts:
+            return None
+        code, (n, words) = max(counts.items(), key=lambda kv: kv[1][0])
+        return (0.5, code, words)
+
+    # -- from candidates to fields ------------------------------------------
+
+    def _to_fields(self, found: Dict[str, Optional[Candidate]], page_of: Dict[int, int]) -> Dict[str, Field]:
+        fields: Dict[str, Field] = {}
+        for spec in self.schema.fields:
+            cand = found.get(spec.name)
+            if not cand:
+                continue
+            score, value, words = cand
+            if spec.type == "money":
+                value = _strip_currency(value)
+            normalized = normalize_value(spec.type, value, self.date_order)
+            if spec.name == "currency":
+                normalized = currency_code(value) or value
+            if spec.type in ("date", "money", "number") and normalized is None:
+                continue
+            ocr_conf = min((w.confidence for w in words), default=0.0)
+            fields[spec.name] = Field(
+                value=value,
+                normalized=normalized,
+                confidence=round(max(0.0, min(1.0, score * (0.5 + 0.5 * ocr_conf))), 4),
+                page=page_of.get(id(words[0])) if words else None,
+                bbox=union_box(words),
+                extractor=self.name,
+            )
+        return fields
+
+
+def _strip_currency(value: str) -> str:
+    return re.sub(r"^(?:[A-Z]{3}|RM|Rp|S\$|US\$|[$€£¥₹])\s?|\s?(?:[A-Z]{3}|€|£|\$)$", "", value.strip())
+
+
+def _amount(value: str) -> Decimal:
+    normalized, _ = normalize_amount(value)
+    try:
+        return Decimal(normalized) if normalized else Decimal(0)
+    except Exception:  # noqa: BLE001
+        return Decimal(0)

@@ -1,0 +1,1 @@
+"""OCR engines behind one interface; chosen by name through the plugin registry."""

@@ -1,0 +1,127 @@
+"""Turn printed values into comparable ones: dates to ISO 8601, amounts to a
+decimal string plus an ISO 4217 currency code.
+
+The parsing itself is done by well-kept libraries (dateparser for dates,
+price-parser for amounts); this module only picks their settings and maps
+currency symbols, so every extractor and ``evaluate`` normalise the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Optional, Tuple
+
+# Symbols and local abbreviations that name one currency without doubt, plus
+# the common ambiguous "$" which we read as USD only when nothing else is known.
+CURRENCY_SYMBOLS = {
+    "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "₩": "KRW", "₽": "RUB", "₺": "TRY",
+    "₫": "VND", "₱": "PHP", "฿": "THB", "zł": "PLN", "kč": "CZK", "rm": "MYR", "rp": "IDR",
+    "s$": "SGD", "a$": "AUD", "c$": "CAD", "hk$": "HKD", "nz$": "NZD", "r$": "BRL",
+    "us$": "USD", "fr.": "CHF", "chf": "CHF", "kr": "SEK", "$": "USD",
+}
+ISO_CODES = {
+    "AED", "AUD", "BRL", "CAD", "CHF", "CNY", "CZK", "DKK", "EUR", "GBP", "HKD", "HUF", "IDR",
+    "INR", "JPY", "KRW", "MXN", "MYR", "NOK", "NZD", "PHP", "PLN", "RON", "RUB", "SEK", "SGD",
+    "THB", "TRY", "TWD", "USD", "VND", "ZAR",
+}
+
+DATE_ORDERS = {"day-first": "DMY", "month-first": "MDY", "year-first": "YMD"}
+
+
+def currency_code(text: Optional[str]) -> Optional[str]:
+    """The ISO 4217 code for a symbol or code found in ``text``, if one can be told."""
+    if not text:
+        return None
+    t = text.strip()
+    upper = re.findall(r"\b[A-Z]{3}\b", t.upper())
+    for code in upper:
+        if code in ISO_CODES:
+            return code
+    low = t.lower()
+    # Longest symbols first so "hk$" wins over "$".
+    for sym in sorted(CURRENCY_SYMBOLS, key=len, reverse=True):
+        if sym.isalpha() or sym.endswith("."):
+            if re.search(r"(?<![a-z])" + re.escape(sym) + r"(?![a-z])", low):
+                return CURRENCY_SYMBOLS[sym]
+        elif sym in low:
+            return CURRENCY_SYMBOLS[sym]
+    return None
+
+
+def normalize_amount(text: Optional[str], decimal_separator: Optional[str] = None) -> Tuple[Optional[str], Optional[str]]:
+    """``(decimal string, currency code)`` for a printed amount, or ``(None, None)``.
+
+    ``decimal_separator`` ("." or ",") settles "1,234" vs "1.234" when the
+    document's convention is known; otherwise price-parser guesses.
+    """
+    if not text:
+        return None, None
+    from price_parser import Price
+
+    cleaned = text.replace("O", "0") if re.fullmatch(r"[\dO.,\s]+", text) else text
+    price = Price.fromstring(cleaned, decimal_separator=decimal_separator)
+    if price.amount is None:
+        return None, currency_code(text)
+    try:
+        amount = Decimal(price.amount)
+    except InvalidOperation:
+        return None, currency_code(text)
+    return format_decimal(amount), currency_code(price.currency or text)
+
+
+def format_decimal(amount: Decimal) -> str:
+    """Two decimals unless more were printed: "60.3" -> "60.30", "1.005" stays."""
+    quantized = amount.quantize(Decimal("0.01")) if amount == amount.quantize(Decimal("0.01")) else amount
+    return format(quantized, "f")
+
+
+@lru_cache(maxsize=4096)
+def normalize_date(text: Optional[str], date_order: str = "day-first") -> Optional[str]:
+    """ISO 8601 date (YYYY-MM-DD) for a printed date, or None when it is not a full date."""
+    if not text or not re.search(r"\d", text):
+        return None
+    import dateparser
+
+    order = DATE_ORDERS.get(date_order, date_order)
+    cleaned = re.sub(r"\s+", " ", text.strip().strip(",.:;"))
+    # ISO dates are year-first whatever the locale's order.
+    if re.fullmatch(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}", cleaned):
+        order = "YMD"
+    parsed = dateparser.parse(
+        cleaned,
+        languages=["en", "de", "fr", "es", "it", "nl", "pt"],
+        settings={
+            "DATE_ORDER": order,
+            "REQUIRE_PARTS": ["day", "month", "year"],
+            "PREFER_DATES_FROM": "past",
+            "RETURN_AS_TIMEZONE_AWARE": False,
+        },
+    )
+    if parsed is None or not (1900 <= parsed.year <= 2100):
+        return None
+    return parsed.date().isoformat()
+
+
+def normalize_number(text: Optional[str]) -> Optional[str]:
+    value, _ = normalize_amount(text)
+    return value
+
+
+def normalize_text(text: Optional[str]) -> Optional[str]:
+    """Collapse white space; the form strings are compared in."""
+    if text is None:
+        return None
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def normalize_value(field_type: str, text: Optional[str], date_order: str = "day-first") -> Optional[str]:
+    """The normalised form of a value of a schema field type."""
+    if field_type == "date":
+        return normalize_date(text, date_order)
+    if field_type == "money":
+        return normalize_amount(text)[0]
+    if field_type == "number":
+        return normalize_number(text)
+    return normalize_text(text)

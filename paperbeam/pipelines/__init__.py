@@ -1,0 +1,1 @@
+"""Beam pipelines: options, the batch pipeline, one public PTransform per stage."""
