@@ -51,11 +51,17 @@ setup(
         "price-parser>=0.3.4",
         "PyYAML>=6",
         "rapidfuzz>=3",
+        "numpy>=1.24",
+        "opencv-python-headless>=4.8",
     ],
     extras_require=EXTRAS,
     entry_points={
         "console_scripts": ["paperbeam=paperbeam.cli:main"],
-        "paperbeam.ocr_engines": ["tesseract=paperbeam.models.ocr.tesseract:TesseractEngine"],
+        "paperbeam.ocr_engines": [
+            "tesseract=paperbeam.models.ocr.tesseract:TesseractEngine",
+            "rapidocr=paperbeam.models.ocr.rapid:RapidOcrEngine",
+            "auto=paperbeam.models.ocr.auto:AutoEngine",
+        ],
         "paperbeam.extractors": ["rules=paperbeam.models.extractors.rules:RuleExtractor"],
         "paperbeam.sinks": ["jsonl=paperbeam.connectors.jsonl:JsonLinesSink"],
         "paperbeam.sources": ["files=paperbeam.connectors.files:FileSource"],

@@ -16,7 +16,13 @@ from typing import List, Optional
 from paperbeam import __version__
 from paperbeam.errors import ExitCode, PaperbeamError
 
-COMMANDS = ("run", "evaluate", "synth")
+def command_modules() -> List[str]:
+    """Every module in paperbeam/commands is a subcommand: adding one needs no edit here."""
+    import pkgutil
+
+    import paperbeam.commands
+
+    return sorted(m.name for m in pkgutil.iter_modules(paperbeam.commands.__path__) if not m.name.startswith("_"))
 
 log = logging.getLogger("paperbeam")
 
@@ -33,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for name in COMMANDS:
+    for name in command_modules():
         importlib.import_module(f"paperbeam.commands.{name}").register(subparsers)
     return parser
 

@@ -12,17 +12,16 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import List, Optional, Tuple
+from typing import List, Optional
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions
 
 from paperbeam import plugins
-from paperbeam.errors import ConfigError
 from paperbeam.pipelines.assemble import AssembleDocuments
 from paperbeam.pipelines.deadletters import DEAD
 from paperbeam.pipelines.extract import ExtractFields
-from paperbeam.pipelines.options import RunConfig, input_pattern, normalize_runner, validate
+from paperbeam.pipelines.options import RunConfig, input_pattern, validate
+from paperbeam.pipelines.runners import runner_and_options
 from paperbeam.pipelines.read import ReadDocuments
 from paperbeam.pipelines.read_pages import ReadPages
 from paperbeam.pipelines.split import SplitPages
@@ -56,36 +55,6 @@ def check_plugins(config: RunConfig) -> None:
     plugins.load("extractors", config.extractor)
 
 
-def runner_and_options(config: RunConfig, beam_args: List[str]) -> Tuple[object, PipelineOptions]:
-    """The Beam runner and options for ``config.runner``.
-
-    ``direct`` is Beam's FnApiRunner chosen explicitly: the DirectRunner of
-    Beam 2.77 would first try the Prism runner, which downloads a binary, so
-    its behaviour would depend on the network. Its workers are processes, one
-    per core by default.
-    """
-    runner = normalize_runner(config.runner)
-    args = list(beam_args)
-    if runner == "direct":
-        from apache_beam.runners.portability.fn_api_runner import FnApiRunner
-
-        workers = config.effective_workers()
-        mode = "multi_processing" if workers > 1 else "in_memory"
-        args += [f"--direct_num_workers={workers}", f"--direct_running_mode={mode}"]
-        if not any(a.startswith("--default_sdk_harness_log_level") for a in args):
-            args.append(f"--default_sdk_harness_log_level={logging.getLevelName(logging.getLogger().getEffectiveLevel())}")
-        return FnApiRunner(), PipelineOptions(args)
-    if runner == "dask":
-        from apache_beam.runners.dask.dask_runner import DaskRunner
-
-        return DaskRunner(), PipelineOptions(args)
-    if not any(a.startswith("--setup_file") for a in args):
-        setup_py = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "setup.py")
-        if os.path.exists(setup_py):
-            args.append(f"--setup_file={setup_py}")
-    return runner, PipelineOptions(args)
-
-
 def run(config: RunConfig, beam_args: Optional[List[str]] = None) -> Summary:
     """Run the whole job; returns the summary (also written to ``summary.json``)."""
     started = time.time()
@@ -100,10 +69,3 @@ def run(config: RunConfig, beam_args: Optional[List[str]] = None) -> Summary:
     result = pipeline.run()
     result.wait_until_finish()
     return summarize(config, result, len(files), started)
-
-
-def ensure_known_runner(name: str) -> None:
-    try:
-        normalize_runner(name)
-    except ConfigError:
-        raise

@@ -128,8 +128,6 @@ def normalize_runner(name: str) -> str:
 
 def input_pattern(path: str) -> str:
     """A directory means every file below it; anything else is a file or a glob."""
-    from apache_beam.io.filesystems import FileSystems
-
     if "://" not in path and os.path.isdir(path):
         return os.path.join(os.path.abspath(path), "**")
     if "://" not in path and not any(c in path for c in "*?["):

@@ -13,8 +13,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from typing import Optional
-
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics

@@ -48,7 +48,7 @@ def pick_params(rng: random.Random, dpi_range: Sequence[int] = (150, 200, 200, 3
         noise=rng.choice([2.0, 4.0, 6.0, 9.0]),
         paper=rng.randint(228, 250),
         jpeg_quality=rng.choice([0, 0, 45, 60, 80]),
-        bilevel=bilevel_ok and rng.random() < 0.5,
+        bilevel=bilevel_ok and rng.random() < 0.6,
     )
 
 
@@ -161,9 +161,10 @@ def write_pdf(images, dpi: int, quality: int = 75) -> bytes:
 def write_tiff(images, dpi: int, quality: int = 75) -> bytes:
     buf = io.BytesIO()
     first, rest = images[0], images[1:]
-    compression = "group4" if first.mode == "1" else "jpeg"
-    kwargs = {"quality": quality} if compression == "jpeg" else {}
-    first.save(buf, "TIFF", save_all=True, append_images=rest, compression=compression, dpi=(dpi, dpi), **kwargs)
+    # Not JPEG-in-TIFF: libtiff's JPEG codec leaves a byte of uninitialised padding in multi-page
+    # files, so the bytes would differ from run to run. Deflate is lossless and deterministic.
+    compression = "group4" if first.mode == "1" else "tiff_adobe_deflate"
+    first.save(buf, "TIFF", save_all=True, append_images=rest, compression=compression, dpi=(dpi, dpi))
     return buf.getvalue()
 
 

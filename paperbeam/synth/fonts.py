@@ -38,6 +38,10 @@ class Family:
     def supports(self, text: str) -> bool:
         """True when every character of ``text`` has a glyph in this family."""
         if not self.ttf:
+            if self.mono and "€" in text:
+                # PDF readers' built-in Courier metrics (pdfminer's AFM) have no Euro width, so the
+                # text layer would put every character after a "€" in the wrong place.
+                return False
             try:
                 text.encode("cp1252")
                 return True

@@ -58,6 +58,7 @@ class Spec:
     fmt: Optional[str] = None  # pdf | tiff | png | jpeg (scans only)
     dpi: Optional[Tuple[int, ...]] = None
     photo: Optional[bool] = None
+    bilevel: Optional[bool] = None  # black-and-white (TIFF only)
     profile: Optional[str] = None  # a content.PROFILES name
 
     @property
@@ -126,6 +127,8 @@ def _scan(r, spec: Spec, fmt: str, rng: random.Random):
 
     photo = spec.photo if spec.photo is not None else (spec.kind == "receipt" and fmt == "jpeg" and rng.random() < 0.6)
     params = degrade.pick_params(rng, spec.dpi or (150, 200, 200, 300), photo=photo, bilevel_ok=fmt == "tiff")
+    if spec.bilevel is not None:
+        params.bilevel = spec.bilevel and fmt == "tiff"
     scale = params.dpi / 72.0
     arrays = degrade.render_pages(r.pdf, params.dpi)
     by_page: Dict[int, List[str]] = {}

@@ -397,8 +397,11 @@ def footer_vendor(p: Painter, c: Content, st: Style, rng: random.Random) -> None
         pp.text(col, foot_y + st.size + 1, c.vendor_email, f.regular, st.size - 1.5)
         col2 = m + 2 * (right - m) / 3
         pp.text(col2, foot_y, c.vendor_tax_id, f.regular, st.size - 1.5)
-        pp.text(col2, foot_y + st.size + 1, f"IBAN DE{rng.randint(10, 99)} {rng.randint(1000, 9999)} {rng.randint(1000, 9999)} "
-                f"{rng.randint(1000, 9999)} {rng.randint(1000, 9999)}", f.regular, st.size - 1.5)
+        country = {"gb": "GB", "de": "DE", "fr": "FR", "nl": "NL", "ie": "IE", "ch": "CH"}.get(c.profile.name)
+        bank = (f"IBAN {country}{rng.randint(10, 99)} {rng.randint(1000, 9999)} {rng.randint(1000, 9999)} "
+                f"{rng.randint(1000, 9999)} {rng.randint(1000, 9999)}" if country
+                else f"Account {rng.randint(10000000, 99999999)}  Routing {rng.randint(100000000, 999999999)}")
+        pp.text(col2, foot_y + st.size + 1, bank, f.regular, st.size - 1.5)
 
     def header(pp: Painter) -> float:
         vendor_footer(pp)

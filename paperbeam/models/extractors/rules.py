@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from paperbeam.models.extractors.base import FieldExtractor, Line, document_lines, union_box
 from paperbeam.normalize import currency_code, normalize_amount, normalize_date, normalize_value
@@ -80,6 +80,8 @@ COMPANY_HINT = re.compile(
     re.IGNORECASE,
 )
 CONTACT = re.compile(r"\b(?:tel|phone|fax|e-?mail|www|http|gst|vat|reg|co\.?\s*no|company\s*no|invoice|receipt|date)\b|@", re.IGNORECASE)
+# A company registration number on its own line: "(4M0517726)", "(JM0352019-K)", "Co. No. 123456-X".
+REGISTRATION = re.compile(r"^\W*(?:(?:co(?:mpany)?\.?\s*)?(?:reg(?:istration)?\.?\s*)?(?:no\.?)?\s*:?\s*)?[a-z]{0,3}\d{4,}[a-z]?(?:\s*-\s*[a-z0-9]{1,2})?\W*$", re.IGNORECASE)
 BUYER = re.compile(r"\b(?:bill(?:ed)?\s*to|ship(?:ped)?\s*to|sold\s*to|customer|client|deliver\s*to)\b", re.IGNORECASE)
 
 
@@ -164,7 +166,7 @@ class RuleExtractor(FieldExtractor):
     # -- one method per field ------------------------------------------------
 
     def _total(self, lines: List[Line]) -> Optional[Candidate]:
-        best: Optional[Candidate] = None
+        labelled: List[Candidate] = []
         for line in lines:
             text = line.text.lower()
             if NOT_TOTAL.search(text) and not re.search(r"grand\s*total|total\s*(?:due|payable|amount)", text):
@@ -174,16 +176,18 @@ class RuleExtractor(FieldExtractor):
                 continue
             for value, words, near in _value_beside(line, lines, _amounts):
                 # Later on the page and later pages are where totals sit.
-                score = weight * near * (0.85 + 0.15 * line.top)
-                if best is None or score > best[0] + 1e-9 or (abs(score - best[0]) < 1e-9 and _amount(value) > _amount(best[1])):
-                    best = (score, value, words)
-        if best is None:
-            # No label: the largest amount in the document, with low confidence.
-            amounts = [(v, ws) for line in lines for v, ws in _amounts(line)]
-            if amounts:
-                value, words = max(amounts, key=lambda a: _amount(a[0]))
-                best = (0.3, value, words)
-        return best
+                labelled.append((weight * near * (0.85 + 0.15 * line.top), value, words))
+        if labelled:
+            # Among the near-best candidates the total is the largest: it includes subtotal and tax.
+            top = max(c[0] for c in labelled)
+            close = [c for c in labelled if c[0] >= top - 0.1]
+            return max(close, key=lambda c: (_amount(c[1]), c[0]))
+        # No label: the largest amount in the document, with low confidence.
+        amounts = [(v, ws) for line in lines for v, ws in _amounts(line)]
+        if amounts:
+            value, words = max(amounts, key=lambda a: _amount(a[0]))
+            return (0.3, value, words)
+        return None
 
     def _tax(self, lines: List[Line]) -> Optional[Candidate]:
         best: Optional[Candidate] = None
@@ -263,7 +267,7 @@ class RuleExtractor(FieldExtractor):
             letters = sum(c.isalpha() for c in text)
             if letters < 3 or letters < 0.5 * len(text.replace(" ", "")):
                 continue
-            if NOT_VENDOR.search(text) or DATE_RE.search(text) or AMOUNT_RE.search(text):
+            if NOT_VENDOR.search(text) or DATE_RE.search(text) or AMOUNT_RE.search(text) or REGISTRATION.match(text):
                 continue
             score = 0.75 - 0.05 * rank + 8.0 * line.height
             if COMPANY_HINT.search(text):
@@ -274,19 +278,30 @@ class RuleExtractor(FieldExtractor):
         if not candidates:
             return None
         score, line = max(candidates, key=lambda c: c[0])
-        return (max(0.05, min(score, 0.95)), line.text.strip(), line.words)
+        words = list(line.words)
+        text = line.text.strip()
+        # A name printed over two lines: "HOME MASTER HARDWARE &" / "ELECTRICAL", or "... TRADING" / "SDN BHD".
+        nxt = _next_lines(line, lines, 1)
+        if nxt and not CONTACT.search(nxt[0].text) and not re.search(r"\d", nxt[0].text):
+            follow = nxt[0].text.strip()
+            if text.endswith(("&", "-", "AND", "and")) or re.fullmatch(r"\(?(?:sdn\.?\s*bhd|s/?b|bhd|ltd|limited|gmbh|llc|inc)\.?\)?", follow, re.IGNORECASE):
+                words += nxt[0].words
+                text = f"{text} {follow}"
+        return (max(0.05, min(score, 0.95)), text, words)
 
     def _address(self, lines: List[Line], vendor: Optional[Candidate]) -> Optional[Candidate]:
         if vendor is None:
             return None
         vendor_words = vendor[2]
-        start = next((i for i, l in enumerate(lines) if l.words and l.words[0] is vendor_words[0]), None)
+        start = max((i for i, l in enumerate(lines) if any(w is vendor_words[-1] for w in l.words)), default=None)
         if start is None:
             return None
         vx0 = lines[start].bbox[0]
         parts: List[Line] = []
         for line in lines[start + 1 : start + 7]:
             text = line.text
+            if REGISTRATION.match(text.strip()):
+                continue
             if line.page != lines[start].page or CONTACT.search(text) or BUYER.search(text):
                 if parts:
                     break
@@ -305,7 +320,8 @@ class RuleExtractor(FieldExtractor):
         if not parts:
             return None
         words = [w for l in parts for w in l.words]
-        return (0.6, ", ".join(l.text.strip().rstrip(",") for l in parts), words)
+        # Lines joined with a space, their own punctuation kept: the address as printed.
+        return (0.6, " ".join(l.text.strip() for l in parts), words)
 
     def _currency(self, lines: List[Line], total: Optional[Candidate]) -> Optional[Candidate]:
         if total is not None:

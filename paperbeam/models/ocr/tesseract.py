@@ -179,14 +179,27 @@ class TesseractEngine(OcrEngine):
         return " ".join(parts)
 
     def _osd(self, gray):
-        return detect_orientation(gray, timeout=self.timeout, min_confidence=self.preprocess.osd_min_confidence)
+        return detect_orientation(gray, timeout=self.timeout, min_confidence=self.preprocess.osd_min_confidence,
+                                  trust_confidence=self.preprocess.osd_trust_confidence)
 
     def recognize(self, image, dpi: Optional[float] = None, psm: Optional[int] = None) -> OcrResult:
         """Read one page. ``psm`` overrides the engine's mode for this call."""
         import pytesseract
 
         t0 = time.perf_counter()
-        prep = prepare(image, self.preprocess, dpi=dpi, osd=self._osd)
+        prep = self.prepare(image, dpi)
+        result = self.read_prepared(prep, psm)
+        result.details["seconds"]["preprocess"] = round(time.perf_counter() - t0 - result.details["seconds"]["ocr"], 4)
+        return result
+
+    def prepare(self, image, dpi: Optional[float] = None):
+        """The page after this engine's preprocessing (see preprocess.prepare)."""
+        return prepare(image, self.preprocess, dpi=dpi, osd=self._osd)
+
+    def read_prepared(self, prep, psm: Optional[int] = None) -> OcrResult:
+        """Recognise an already prepared page (AutoEngine shares one preparation between engines)."""
+        import pytesseract
+
         mode = psm or self.psm or choose_psm(prep.width, prep.height)
         t1 = time.perf_counter()
         try:
@@ -223,6 +236,6 @@ class TesseractEngine(OcrEngine):
                 "skew": prep.skew,
                 "scale": prep.scale,
                 "preprocess": prep.steps,
-                "seconds": {"preprocess": round(t1 - t0, 4), "ocr": round(t2 - t1, 4)},
+                "seconds": {"ocr": round(t2 - t1, 4)},
             },
         )

@@ -1,0 +1,115 @@
+"""The rule extractor on Documents built from Words with known boxes (no OCR)."""
+
+from __future__ import annotations
+
+import pytest
+
+from paperbeam.models.extractors.base import union_box
+from paperbeam.models.extractors.rules import RuleExtractor
+from paperbeam.records import SOURCE_TEXT_LAYER, Document, Page, Word
+from paperbeam.schema import INVOICE
+
+import fixtures as F
+
+
+def _page(number, layout, words=None):
+    return Page(doc_id="d", page_number=number, width=layout.size[0], height=layout.size[1], unit="pt",
+                source=SOURCE_TEXT_LAYER, words=words if words is not None else F.layout_words(layout))
+
+
+def _doc(*pages):
+    return Document(id="d", uri="mem://invoice", media_type="application/pdf", pages=list(pages))
+
+
+def _box_of(*texts):
+    """The union box of the given words as the layout places them."""
+    boxes = dict(F.word_boxes(F.INVOICE))
+    return union_box([Word(t, boxes[t]) for t in texts])
+
+
+@pytest.fixture(scope="module")
+def fields():
+    return RuleExtractor(INVOICE).extract(_doc(_page(1, F.INVOICE)))
+
+
+def test_every_default_field_is_found_with_page_and_box(fields):
+    assert set(fields) == set(INVOICE.names)
+    for name, f in fields.items():
+        assert f.page == 1, name
+        assert f.bbox is not None, name
+        assert 0 < f.confidence <= 1, name
+        assert f.extractor == "rules"
+
+
+def test_vendor_name(fields):
+    assert fields["vendor_name"].value == F.VENDOR
+    assert fields["vendor_name"].bbox == pytest.approx(_box_of("ACME", "GmbH"))
+
+
+def test_vendor_address(fields):
+    value = fields["vendor_address"].value
+    assert value.index("Hauptstrasse 12") < value.index("10115 Berlin") < value.index("Germany")
+    assert "Tel" not in value and "Northwind" not in value
+    assert fields["vendor_address"].bbox == pytest.approx(_box_of("Hauptstrasse", "12", "10115", "Berlin", "Germany"))
+
+
+def test_document_number(fields):
+    assert fields["document_number"].value == F.INVOICE_NUMBER
+    assert fields["document_number"].bbox == pytest.approx(_box_of(F.INVOICE_NUMBER))
+
+
+def test_document_date_is_not_the_due_date(fields):
+    assert fields["document_date"].normalized == "2018-10-19"
+    assert fields["document_date"].bbox == pytest.approx(_box_of(F.INVOICE_DATE))
+    assert fields["due_date"].normalized == "2018-11-18"
+    assert fields["due_date"].bbox == pytest.approx(_box_of(F.DUE_DATE))
+
+
+def test_total_is_not_the_subtotal(fields):
+    total = fields["total_amount"]
+    assert total.normalized == "1234.56"
+    assert total.value == F.TOTAL  # currency stripped from the value
+    box = total.bbox
+    x0, top, x1, bottom = _box_of(F.TOTAL)
+    assert box[0] <= x0 and box[2] >= x1 and box[1] <= top + 0.5 and box[3] >= bottom - 0.5
+
+
+def test_tax(fields):
+    assert fields["tax_amount"].normalized == "197.11"
+    assert fields["tax_amount"].bbox == pytest.approx(_box_of(F.TAX))
+
+
+def test_currency(fields):
+    assert fields["currency"].normalized == "EUR"
+
+
+def test_fields_on_a_later_page_name_that_page():
+    """Page 1 is a cover letter; the invoice is page 2: fields say page 2 with page-2 boxes."""
+    cover = F.Layout(F.A4, (F.Text(50, 70, "Covering letter", 12), F.Text(50, 100, "Please find our invoice attached.")))
+    fields = RuleExtractor(INVOICE).extract(_doc(_page(1, cover), _page(2, F.INVOICE)))
+    for name in ("total_amount", "tax_amount", "document_number", "document_date"):
+        assert fields[name].page == 2, name
+    assert fields["total_amount"].normalized == "1234.56"
+    assert fields["document_number"].bbox == pytest.approx(_box_of(F.INVOICE_NUMBER))
+
+
+def test_subtotal_larger_than_total_is_still_not_the_total():
+    """With a discount the subtotal is the larger number; the labelled total must still win."""
+    layout = F.Layout(F.A4, (
+        F.Text(50, 70, "Bright Paper Ltd", 16),
+        F.Text(340, 300, "Subtotal"), F.Text(545, 300, "1,500.00", align="right"),
+        F.Text(340, 315, "Discount"), F.Text(545, 315, "-265.44", align="right"),
+        F.Text(340, 335, "Total", 12), F.Text(545, 335, "1,234.56", 12, "right"),
+    ))
+    fields = RuleExtractor(INVOICE).extract(_doc(_page(1, layout)))
+    assert fields["total_amount"].normalized == "1234.56"
+
+
+def test_month_first_date_order():
+    layout = F.Layout(F.A4, (F.Text(50, 70, "Bright Paper Inc", 16), F.Text(340, 120, "Date: 10/19/2018")))
+    fields = RuleExtractor(INVOICE, date_order="month-first").extract(_doc(_page(1, layout)))
+    assert fields["document_date"].normalized == "2018-10-19"
+
+
+def test_nothing_to_find_gives_no_fields():
+    assert RuleExtractor(INVOICE).extract(_doc(_page(1, F.INVOICE, words=[]))) == {}
