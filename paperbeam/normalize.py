@@ -18,7 +18,7 @@ from typing import Optional, Tuple
 CURRENCY_SYMBOLS = {
     "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "₩": "KRW", "₽": "RUB", "₺": "TRY",
     "₫": "VND", "₱": "PHP", "฿": "THB", "zł": "PLN", "kč": "CZK", "rm": "MYR", "rp": "IDR",
-    "s$": "SGD", "a$": "AUD", "c$": "CAD", "hk$": "HKD", "nz$": "NZD", "r$": "BRL",
+    "s$": "SGD", "a$": "AUD", "au$": "AUD", "c$": "CAD", "ca$": "CAD", "mx$": "MXN", "hk$": "HKD", "nz$": "NZD", "r$": "BRL",
     "us$": "USD", "fr.": "CHF", "chf": "CHF", "kr": "SEK", "$": "USD",
 }
 ISO_CODES = {
@@ -45,7 +45,8 @@ def currency_code(text: Optional[str]) -> Optional[str]:
         if sym.isalpha() or sym.endswith("."):
             if re.search(r"(?<![a-z])" + re.escape(sym) + r"(?![a-z])", low):
                 return CURRENCY_SYMBOLS[sym]
-        elif sym in low:
+        elif re.search(r"(?<![a-z])" + re.escape(sym), low):
+            # "a$" must not match inside "ca$": a symbol never follows a letter.
             return CURRENCY_SYMBOLS[sym]
     return None
 
@@ -68,6 +69,10 @@ def normalize_amount(text: Optional[str], decimal_separator: Optional[str] = Non
         amount = Decimal(price.amount)
     except InvalidOperation:
         return None, currency_code(text)
+    # price-parser returns the absolute value; credit notes print "-12.00", "12.00-" or "(12.00)".
+    stripped = text.strip()
+    if re.match(r"^\(.*\)$", stripped) or re.match(r"^(?:[-\u2212]|(?:[A-Za-z]{1,3}|[^\w\s]{1,3})\s?[-\u2212])\s?\S{0,4}?\s?\d", stripped) or stripped.endswith("-"):
+        amount = -abs(amount)
     return format_decimal(amount), currency_code(price.currency or text)
 
 
@@ -86,6 +91,12 @@ def normalize_date(text: Optional[str], date_order: str = "day-first") -> Option
 
     order = DATE_ORDERS.get(date_order, date_order)
     cleaned = re.sub(r"\s+", " ", text.strip().strip(",.:;"))
+    # Eight digits with no separators: 20180304 (year first) or 04032018 (in the document's order).
+    if re.fullmatch(r"\d{8}", cleaned):
+        year_first = 1900 <= int(cleaned[:4]) <= 2100 and 1 <= int(cleaned[4:6]) <= 12
+        cleaned = (
+            f"{cleaned[:4]}-{cleaned[4:6]}-{cleaned[6:]}" if year_first else f"{cleaned[:2]}/{cleaned[2:4]}/{cleaned[4:]}"
+        )
     # ISO dates are year-first whatever the locale's order.
     if re.fullmatch(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}", cleaned):
         order = "YMD"

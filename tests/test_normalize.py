@@ -87,20 +87,14 @@ def test_currency_unknown():
     assert currency_code("") is None
 
 
-@pytest.mark.xfail(strict=True, reason="normalize_amount drops the sign: credit notes and refunds print '-12.00' "
-                   "(price-parser returns the absolute value); the amount should be '-12.00'")
 def test_negative_amount_keeps_its_sign():
     assert normalize_amount("-12.00")[0] == "-12.00"
 
 
-@pytest.mark.xfail(strict=True, reason="accounting-style negatives '(12.00)' lose their sign")
 def test_parenthesised_negative_amount():
     assert normalize_amount("(12.00)")[0] == "-12.00"
 
 
-@pytest.mark.xfail(strict=True, reason="currency_code('CA$ 12.00') is 'AUD': the symbol 'a$' is matched as a "
-                   "substring inside 'ca$' (CURRENCY_SYMBOLS has no 'ca$', and non-alphabetic symbols are not "
-                   "checked for a letter before them)")
 def test_canadian_dollar_prefix():
     assert currency_code("CA$ 12.00") == "CAD"
 
@@ -111,3 +105,15 @@ def test_normalize_value_by_type():
     assert normalize_value("number", "1,234.56") == "1234.56"
     assert normalize_value("string", "  ACME \n Supplies  ") == "ACME Supplies"
     assert normalize_text(None) is None
+
+
+@pytest.mark.parametrize(
+    "text, order, iso",
+    [("20180304", "day-first", "2018-03-04"), ("25032018", "day-first", "2018-03-25"), ("03252018", "month-first", "2018-03-25")],
+)
+def test_eight_digit_dates(text, order, iso):
+    assert normalize_date(text, order) == iso
+
+
+def test_minus_between_label_and_amount_is_not_a_sign():
+    assert normalize_amount("Total - 12.00")[0] == "12.00"

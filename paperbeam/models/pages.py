@@ -31,7 +31,9 @@ class PageOptions:
     pdf_password: Optional[str] = None
     max_pixels: int = 200_000_000  # per page image; a bigger one is refused, not decoded
     max_pages: int = 5000
-    min_text_words: int = 3  # fewer words than this on a page with a big image: treat as a scan
+    # Fewer words than this on a page that is mostly one image: a scan with a stamped
+    # date or page number, so OCR it (pdfplumber's malformed-from-issue-932.pdf).
+    min_text_words: int = 10
 
 
 # Pillow's own bomb guard would raise a warning, then an error at 2x its limit;

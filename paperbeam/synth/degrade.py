@@ -165,7 +165,39 @@ def write_tiff(images, dpi: int, quality: int = 75) -> bytes:
     # files, so the bytes would differ from run to run. Deflate is lossless and deterministic.
     compression = "group4" if first.mode == "1" else "tiff_adobe_deflate"
     first.save(buf, "TIFF", save_all=True, append_images=rest, compression=compression, dpi=(dpi, dpi))
-    return buf.getvalue()
+    return _zero_tiff_padding(buf.getvalue())
+
+
+def _zero_tiff_padding(data: bytes) -> bytes:
+    """Zero the word-alignment byte Pillow leaves uninitialised after an odd-length strip.
+
+    Pillow's multi-page TIFF writer pads each frame's image data to an even offset without
+    writing the pad byte, so it holds whatever was in memory and the file's bytes change from
+    run to run although the pixels do not. Found by the determinism test.
+    """
+    import struct
+
+    from PIL import Image
+
+    endian = "<" if data[:2] == b"II" else ">"
+    ifds, pos = set(), struct.unpack(endian + "I", data[4:8])[0]
+    while pos and pos not in ifds and pos + 2 <= len(data):
+        ifds.add(pos)
+        count = struct.unpack(endian + "H", data[pos:pos + 2])[0]
+        pos = struct.unpack(endian + "I", data[pos + 2 + 12 * count:pos + 6 + 12 * count])[0]
+    starts, ends = set(ifds), []
+    with Image.open(io.BytesIO(data)) as im:
+        for k in range(getattr(im, "n_frames", 1)):
+            im.seek(k)
+            offsets, counts = im.tag_v2.get(273, ()), im.tag_v2.get(279, ())
+            starts.update(offsets)
+            if offsets:
+                ends.append(max(o + c for o, c in zip(offsets, counts)))
+    out = bytearray(data)
+    for end in ends:
+        if end % 2 == 1 and end + 1 in starts:
+            out[end] = 0
+    return bytes(out)
 
 
 def write_png(image, dpi: int) -> bytes:

@@ -38,9 +38,10 @@ class Family:
     def supports(self, text: str) -> bool:
         """True when every character of ``text`` has a glyph in this family."""
         if not self.ttf:
-            if self.mono and "€" in text:
-                # PDF readers' built-in Courier metrics (pdfminer's AFM) have no Euro width, so the
-                # text layer would put every character after a "€" in the wrong place.
+            if "€" in text:
+                # PDF readers' built-in metrics for the standard 14 fonts (pdfminer's AFMs) give the
+                # Euro no width, so a text layer would put every character after a "€" in the wrong
+                # place. An embedded TrueType font carries its own widths.
                 return False
             try:
                 text.encode("cp1252")
@@ -98,4 +99,4 @@ def pick(rng, text: str, mono: bool = False) -> Family:
     if choice.supports(text):
         return choice
     able = [f for f in pool if f.supports(text)]
-    return able[0] if able else choice
+    return rng.choice(able) if able else choice

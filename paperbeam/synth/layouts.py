@@ -108,6 +108,12 @@ def _fit(s: str, font: str, size: float, width: float) -> str:
     return s.rstrip() + "…"
 
 
+def _size_to_fit(s: str, font: str, size: float, width: float) -> float:
+    while size > 6 and stringWidth(s, font, size) > width:
+        size -= 0.5
+    return size
+
+
 def totals_height(c: Content, st: Style) -> float:
     rows = 1 + bool(c.shipping) + (3 if c.profile.name == "in" else 1) * c.show_tax
     return rows * (st.size + 5) + st.size + 30
@@ -157,7 +163,7 @@ def meta_rows(c: Content, rng: random.Random) -> List[Tuple[str, str, Optional[s
 def vendor_block(p: Painter, c: Content, st: Style, x: float, y: float, align: str = "left",
                  name_size: Optional[float] = None, contact: bool = True) -> float:
     f = st.family
-    ns = name_size or st.size + 6
+    ns = _size_to_fit(c.vendor_name, f.bold, name_size or st.size + 6, p.width / 2 - st.margin)
     y += ns
     p.text(x, y, c.vendor_name, f.bold, ns, align, field="vendor_name")
     y += 3
@@ -343,9 +349,12 @@ def centered_header(p: Painter, c: Content, st: Style, rng: random.Random) -> No
     f, m, L = st.family, st.margin, c.labels
     cx, right = p.width / 2, p.width - m
     y = m + st.size + 10
-    p.text(cx, y, c.vendor_name, f.bold, st.size + 9, "centre", field="vendor_name")
+    p.text(cx, y, c.vendor_name, f.bold, _size_to_fit(c.vendor_name, f.bold, st.size + 9, right - m), "centre",
+           field="vendor_name")
     y += st.size + 6
-    p.text(cx, y, ", ".join(c.vendor_address), f.regular, st.size, "centre", field="vendor_address")
+    address = ", ".join(c.vendor_address)
+    p.text(cx, y, address, f.regular, _size_to_fit(address, f.regular, st.size, right - m), "centre",
+           field="vendor_address")
     y += st.size + 4
     p.text(cx, y, f"{c.vendor_phone}  |  {c.vendor_email}", f.regular, st.size - 1, "centre", gray=0.3)
     y += 10
@@ -373,7 +382,8 @@ def centered_header(p: Painter, c: Content, st: Style, rng: random.Random) -> No
 def footer_vendor(p: Painter, c: Content, st: Style, rng: random.Random) -> None:
     f, m, L = st.family, st.margin, c.labels
     right = p.width - m
-    p.text(right, m + 20, c.vendor_name, f.bold, st.size + 8, "right", field="vendor_name")
+    p.text(right, m + 20, c.vendor_name, f.bold, _size_to_fit(c.vendor_name, f.bold, st.size + 8, right - m - 200),
+           "right", field="vendor_name")
     # The one-line sender above the envelope window: a distractor copy of the address.
     p.text(m, 130, " · ".join([c.vendor_name, *c.vendor_address]) if f.supports("·")
            else " - ".join([c.vendor_name, *c.vendor_address]), f.regular, st.size - 2.5, gray=0.3)

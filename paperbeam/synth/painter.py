@@ -48,7 +48,7 @@ class Painter:
             c.setFont(font, size)
             c.drawString(x0, self.height - y, s)
         self._lines.setdefault(self.page, []).append((y, x0, s))
-        ascent, descent = getAscentDescent(font, size)
+        _, descent = getAscentDescent(font, size)
         self.max_y = max(self.max_y, y - descent)
         tags = ((field, span or (0, len(s))),) if field else ()
         for name, (a, b) in tags + tuple(also):
@@ -58,7 +58,9 @@ class Painter:
                 b -= 1
             fx0 = x0 + stringWidth(s[:a], font, size)
             fx1 = fx0 + stringWidth(s[a:b], font, size)
-            self.mark(name, s[a:b], (fx0, y - ascent, fx1, y - descent))
+            # The em box PDF text readers use (pdfminer/pdfplumber): from the descent line up by the
+            # font size, so the truth box matches the word boxes a text layer gives.
+            self.mark(name, s[a:b], (fx0, y - descent - size, fx1, y - descent))
         return w
 
     def mark(self, name: str, value: str, bbox: BBox) -> None:

@@ -1,0 +1,82 @@
+"""Read training images once with an OCR engine and keep the words on disk.
+
+Why: OCR is by far the slowest step of training (seconds per receipt), while
+the model only needs each image's words and boxes. Training reads the same
+engine's output the pipeline will see at run time (so labels are aligned to
+real OCR text), and a second training run costs no OCR at all.
+
+The cache is one JSON file per image, ``<cache_dir>/<engine>/<stem>.json``,
+holding a ``Page.to_dict()``; it lives outside the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Optional
+
+from paperbeam.records import SOURCE_OCR, Page
+
+DEFAULT_CACHE = os.environ.get("PAPERBEAM_OCR_CACHE", os.path.expanduser("~/.cache/paperbeam/ocr"))
+
+
+def cache_path(cache_dir: str, engine_name: str, image_path: str) -> str:
+    stem = os.path.splitext(os.path.basename(image_path))[0]
+    return os.path.join(cache_dir, engine_name, stem + ".json")
+
+
+def ocr_image(image_path: str, engine, engine_name: str, cache_dir: Optional[str] = None) -> Page:
+    """The words of one image file, from the cache when present, else read and cached."""
+    cache_dir = cache_dir or DEFAULT_CACHE
+    path = cache_path(cache_dir, engine_name, image_path)
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as fh:
+            return Page.from_dict(json.load(fh), doc_id=os.path.basename(image_path))
+    from paperbeam.models.pages import PageOptions, read_image_page
+
+    with open(image_path, "rb") as fh:
+        data = fh.read()
+    start = time.perf_counter()
+    image = read_image_page(_Doc(data), 1, PageOptions())
+    result = engine.recognize(image.image, dpi=image.dpi or None)
+    page = Page(
+        doc_id=os.path.basename(image_path), page_number=1, width=float(result.width), height=float(result.height),
+        unit="px", source=SOURCE_OCR, words=result.words, engine=result.engine,
+        mean_confidence=result.mean_confidence, dpi=image.dpi or None, rotation=result.rotation,
+        seconds=time.perf_counter() - start,
+    )
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(page.to_dict(with_words=True), fh)
+    os.replace(tmp, path)
+    return page
+
+
+class _Doc:
+    """The little of ``pages._OpenDocument`` that ``read_image_page`` uses."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+
+def main(argv=None) -> int:  # python -m paperbeam.models.layout.ocrcache ENGINE CACHE_DIR IMG... (shard i/n via env)
+    import sys
+
+    from paperbeam import plugins
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    engine_name, cache_dir, images = args[0], args[1], args[2:]
+    shard, shards = (int(x) for x in os.environ.get("SHARD", "0/1").split("/"))
+    engine = plugins.load("ocr_engines", engine_name)()
+    for i, img in enumerate(sorted(images)):
+        if i % shards != shard:
+            continue
+        page = ocr_image(img, engine, engine_name, cache_dir)
+        print(f"{img}: {len(page.words)} words {page.seconds:.1f}s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
