@@ -17,7 +17,7 @@ from typing import Optional, Tuple
 # the common ambiguous "$" which we read as USD only when nothing else is known.
 CURRENCY_SYMBOLS = {
     "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR", "₩": "KRW", "₽": "RUB", "₺": "TRY",
-    "₫": "VND", "₱": "PHP", "฿": "THB", "zł": "PLN", "kč": "CZK", "rm": "MYR", "rp": "IDR",
+    "₫": "VND", "₱": "PHP", "฿": "THB", "zł": "PLN", "kč": "CZK", "rm": "MYR", "rp": "IDR", "rs.": "INR", "rs": "INR",
     "s$": "SGD", "a$": "AUD", "au$": "AUD", "c$": "CAD", "ca$": "CAD", "mx$": "MXN", "hk$": "HKD", "nz$": "NZD", "r$": "BRL",
     "us$": "USD", "fr.": "CHF", "chf": "CHF", "kr": "SEK", "$": "USD",
 }

@@ -27,9 +27,8 @@ from paperbeam.synth.layouts import LAYOUTS  # noqa: E402
 SEED = 7
 COUNT = 28
 
-# Printed forms that real invoices use but normalize.currency_code cannot read yet
-# (see test_normalize_reads_rupee_abbreviation).
-CURRENCY_GAPS = {"Rs."}
+# Printed forms that real invoices use but normalize.currency_code cannot read yet.
+CURRENCY_GAPS: set = set()
 
 
 def _load_truths(root):
@@ -264,7 +263,6 @@ def test_cli_writes_documents_and_truth_apart(tmp_path):
         parser.parse_args(["synth", "--count", "1", "--out", out, "--kinds", "bill"])
 
 
-@pytest.mark.xfail(strict=True, reason="normalize.currency_code does not map 'Rs.' (Indian invoices) to INR yet")
 def test_normalize_reads_rupee_abbreviation():
     assert currency_code("Rs.") == "INR"
     assert normalize_amount("Rs. 1,234.50") == ("1234.50", "INR")

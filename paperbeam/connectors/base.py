@@ -78,3 +78,45 @@ class ExpandContainers(beam.PTransform):
             | "Spread" >> beam.Reshuffle()
             | "Expand" >> beam.ParDo(_ExpandFn(self.expand_fn)).with_outputs(DEAD, main="documents")
         )
+
+
+# ---- shaping a Record for the tabular sinks (CSV, Parquet, PostgreSQL) ----
+
+def typed_value(field_type: str, field):
+    """A field's normalised value as the Python type its schema type maps to
+    (date -> ``datetime.date``, money/number -> ``Decimal``, string -> ``str``);
+    None when missing or not parseable (the full record keeps the raw text)."""
+    import datetime
+    from decimal import Decimal, InvalidOperation
+
+    if field is None:
+        return None
+    text = field.normalized if field.normalized not in (None, "") else (field.value if field_type == "string" else None)
+    if text in (None, ""):
+        return None
+    try:
+        if field_type == "date":
+            return datetime.date.fromisoformat(str(text)[:10])
+        if field_type in ("money", "number"):
+            value = Decimal(str(text).replace(",", ""))
+            return value if value.is_finite() else None
+    except (ValueError, InvalidOperation):
+        return None
+    return str(text)
+
+
+def flat_row(record, schema) -> Dict[str, Any]:
+    """One flat row per record: identity columns, then ``<field>`` and
+    ``<field>_confidence`` for every field of the schema, in schema order."""
+    row: Dict[str, Any] = {
+        "id": record.id,
+        "source_uri": record.source_uri,
+        "media_type": record.media_type,
+        "page_count": record.page_count,
+        "schema": record.schema,
+    }
+    for spec in schema.fields:
+        field = record.fields.get(spec.name)
+        row[spec.name] = typed_value(spec.type, field)
+        row[f"{spec.name}_confidence"] = None if field is None else round(field.confidence, 4)
+    return row
