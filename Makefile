@@ -18,7 +18,7 @@ demo: setup
 	@echo "Records: $(OUT)/records-*.jsonl   dead letters: $(OUT)/dead_letters-*.jsonl   summary: $(OUT)/summary.json"
 
 test: setup-test
-	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS) tests
+	PAPERBEAM_TEST_PG_DSN="$$(scripts/postgres.sh)" $(VENV)/bin/python -m pytest -q $(PYTEST_ARGS) tests
 
 clean:
 	rm -rf $(VENV) out build *.egg-info .pytest_cache

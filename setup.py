@@ -23,8 +23,12 @@ EXTRAS = {
     "parquet": ["pyarrow>=14"],
     "postgres": ["psycopg[binary]>=3.1"],
 }
+# Everything the test suite exercises for real (not the cloud extras).
 EXTRAS["test"] = sorted(
-    set(EXTRAS["synth"] + EXTRAS["dask"] + ["pytest>=8", "pytest-timeout>=2.2", "hypothesis>=6", "rapidfuzz>=3"])
+    set(
+        EXTRAS["synth"] + EXTRAS["dask"] + EXTRAS["rapidocr"] + EXTRAS["model"] + EXTRAS["parquet"] + EXTRAS["postgres"]
+        + ["pytest>=8", "pytest-timeout>=2.2", "hypothesis>=6", "websocket-client>=1.6"]
+    )
 )
 EXTRAS["all"] = sorted({req for reqs in EXTRAS.values() for req in reqs})
 
@@ -40,7 +44,9 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["paperbeam", "paperbeam.*"]),
     include_package_data=True,
-    package_data={"paperbeam": ["samples/*", "schemas/*.yaml", "data/*", "assets/*"]},
+    package_data={
+        "paperbeam": ["samples/documents/*", "samples/truth/*", "review/assets/*", "data/model/*"],
+    },
     install_requires=[
         BEAM,
         "pdfplumber>=0.11",
@@ -63,8 +69,19 @@ setup(
             "auto=paperbeam.models.ocr.auto:AutoEngine",
         ],
         "paperbeam.extractors": ["rules=paperbeam.models.extractors.rules:RuleExtractor"],
-        "paperbeam.sinks": ["jsonl=paperbeam.connectors.jsonl:JsonLinesSink"],
-        "paperbeam.sources": ["files=paperbeam.connectors.files:FileSource"],
+        "paperbeam.sources": [
+            "files=paperbeam.connectors.files:FileSource",
+            "manifest=paperbeam.connectors.manifest:ManifestSource",
+            "zip=paperbeam.connectors.zip:ZipSource",
+            "email=paperbeam.connectors.email:EmailSource",
+        ],
+        "paperbeam.sinks": [
+            "jsonl=paperbeam.connectors.jsonl:JsonLinesSink",
+            "csv=paperbeam.connectors.csv:CsvSink",
+            "parquet=paperbeam.connectors.parquet:ParquetSink",
+            "postgresql=paperbeam.connectors.postgres:PostgresSink",
+            "postgres=paperbeam.connectors.postgres:PostgresSink",
+        ],
     },
     classifiers=[
         "License :: OSI Approved :: Apache Software License",

@@ -37,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="How much to log (default WARNING). Document text is only ever logged at DEBUG.",
     )
+    parser.add_argument(
+        "--log-format", default="text", choices=["text", "json"],
+        help="text (default) or json: one JSON object per line on stderr, for machines (also `run --log-format`).",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for name in command_modules():
@@ -49,7 +53,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra and not getattr(args, "accepts_extra", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from paperbeam.logging_setup import configure
+
+    configure(args.log_level, args.log_format)
     try:
         return int(args.func(args, extra))
     except PaperbeamError as exc:

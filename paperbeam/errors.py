@@ -17,12 +17,12 @@ import enum
 class ExitCode(enum.IntEnum):
     """Exit codes a scheduler can act on. Documented in the README."""
 
-    OK = 0
-    OK_WITH_DEAD_LETTERS = 0  # dead letters under the threshold still succeed
-    INTERNAL = 1
-    CONFIG = 2
+    OK = 0  # every input became a record
+    INTERNAL = 1  # a bug: the trace is on stderr
+    CONFIG = 2  # the run is configured wrongly; nothing was processed
     PARTIAL = 3  # the dead-letter ratio passed --max-dead-letter-ratio
-    ALREADY_RUNNING = 4
+    ALREADY_RUNNING = 4  # another run holds the ledger's lock; this one did nothing
+    OK_WITH_DEAD_LETTERS = 5  # success, with dead letters under --max-dead-letter-ratio
 
 
 class PaperbeamError(Exception):
@@ -35,6 +35,12 @@ class ConfigError(PaperbeamError):
     """The run is configured wrongly; nothing has been processed."""
 
     exit_code = ExitCode.CONFIG
+
+
+class AlreadyRunning(PaperbeamError):
+    """Another run holds the ledger's lock; this one did nothing."""
+
+    exit_code = ExitCode.ALREADY_RUNNING
 
 
 class MissingDependency(ConfigError):
@@ -75,6 +81,20 @@ class LimitExceeded(DocumentError):
     """A configured limit (size, pages, pixels, time) was passed."""
 
     hint = "Raise the limit if the input is genuine, or split the document."
+
+
+class OcrTimeout(LimitExceeded):
+    """OCR of one page ran past --ocr-timeout; the OCR process was killed."""
+
+    stage = "ocr"
+    hint = ("Raise --ocr-timeout if the page is genuine (large pages at a high --dpi take longer), "
+            "or lower --dpi.")
+
+
+class DocumentTimeout(LimitExceeded):
+    """Reading a document's pages ran past --max-document-seconds."""
+
+    hint = "Raise --max-document-seconds if the document is genuine, or split it into smaller files."
 
 
 class OcrFailed(DocumentError):

@@ -206,7 +206,8 @@ class ProgressReporter:
     # -- lifecycle
     def start(self) -> "ProgressReporter":
         if self.directory is None:
-            self.directory = tempfile.mkdtemp(prefix="paperbeam-progress-")
+            remove_stale_directories()
+            self.directory = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-")
         self._previous_env = os.environ.get(ENV)
         os.environ[ENV] = self.directory
         self.state.started = self.state.clock()
@@ -289,6 +290,41 @@ class ProgressReporter:
                           "message": "finished" if final else "progress", **self.state.snapshot()}
                 self.stream.write(json.dumps(record, sort_keys=True) + "\n")
                 self.stream.flush()
+
+
+PREFIX = "paperbeam-progress-"
+
+
+def remove_stale_directories(parent: Optional[str] = None) -> int:
+    """Remove progress directories of drivers that died without cleaning up (killed runs).
+
+    Their names carry the driver's process id: ``paperbeam-progress-<pid>-<random>``.
+    """
+    parent = parent or tempfile.gettempdir()
+    removed = 0
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return 0
+    for name in names:
+        if not name.startswith(PREFIX):
+            continue
+        pid = name[len(PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def _isatty(stream) -> bool:

@@ -13,7 +13,11 @@ SUDO=""
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
 
 APT_PACKAGES="tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd"
-if [ "$PROFILE" = "test" ]; then APT_PACKAGES="$APT_PACKAGES fonts-dejavu-core"; fi
+if [ "$PROFILE" = "test" ]; then
+  # Fonts make synthetic documents byte-identical across machines; PostgreSQL and
+  # Chromium are real services the tests talk to (no mocks).
+  APT_PACKAGES="$APT_PACKAGES fonts-dejavu-core fonts-liberation postgresql chromium chromium-driver"
+fi
 
 missing=""
 for pkg in $APT_PACKAGES; do
@@ -30,10 +34,11 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 PIP="$VENV/bin/pip"
-"$PIP" install -q --upgrade pip >/dev/null 2>&1 || true
 
-EXTRAS="synth"
-if [ "$PROFILE" = "test" ]; then EXTRAS="test,rapidocr,synth"; fi
+# torch first, pinned: a bare requirement would pull a multi-GB CUDA build.
+"$PIP" install -q "torch==2.13.0"
+EXTRAS="synth,model"
+if [ "$PROFILE" = "test" ]; then EXTRAS="test"; fi
 echo "==> installing paperbeam[$EXTRAS]"
-"$PIP" install -q -e ".[$EXTRAS]" 2>&1 | grep -v "^WARNING: Location" || true
+"$PIP" install -q -e ".[$EXTRAS]"
 "$VENV/bin/paperbeam" --version

@@ -207,10 +207,23 @@ def test_run_help_mentions_every_option(capsys):
         assert word in text
 
 
-def test_every_run_option_is_in_the_list_above():
-    """A new option must be added to RUN_OPTIONS (and so to the help test)."""
+def _run_parser():
     parser = cli.build_parser()
-    run = next(a for a in parser._subparsers._group_actions[0].choices.items() if a[0] == "run")[1]
-    declared = {s for a in run._actions for s in a.option_strings if s.startswith("--") and s != "--help"}
-    assert declared == set(RUN_OPTIONS)
-    assert all(a.help for a in run._actions)
+    return next(a for a in parser._subparsers._group_actions[0].choices.items() if a[0] == "run")[1]
+
+
+def test_foundation_options_are_declared():
+    """The options the foundation promises stay; other issues add more."""
+    declared = {s for a in _run_parser()._actions for s in a.option_strings}
+    assert set(RUN_OPTIONS) <= declared
+
+
+def test_every_declared_run_option_is_explained(capsys):
+    """Every option of `run`, whoever added it, has help text and shows in --help."""
+    run = _run_parser()
+    text = _help(capsys, ["run", "--help"])
+    for action in run._actions:
+        for option in action.option_strings:
+            if option.startswith("--") and option != "--help":
+                assert action.help, option
+                assert option in text, option

@@ -36,6 +36,7 @@ def register(subparsers) -> None:
     p.add_argument("--low-confidence", type=float, default=0.5,
                    help="fields with a confidence below this are highlighted (0-1, default 0.5)")
     p.add_argument("--dpi", type=int, default=100, help="resolution of the page images made from PDFs (default 100)")
+    p.add_argument("--pdf-password-file", help="file holding the password for encrypted PDFs, to draw their pages")
     p.set_defaults(func=run)
 
 
@@ -48,7 +49,14 @@ def run(args, extra) -> int:
         if not os.path.isdir(args.records):
             raise ConfigError("Give --out DIR for the report when RECORDS is a file or a glob.")
         out = os.path.join(args.records, "review")
+    password = None
+    if args.pdf_password_file:
+        try:
+            with open(args.pdf_password_file, encoding="utf-8") as fh:
+                password = fh.read().strip("\r\n")
+        except OSError as exc:
+            raise ConfigError(f"Cannot read --pdf-password-file {args.pdf_password_file}: {exc.strerror}.")
     run_data = load_run(args.records, args.dead_letters, args.summary)
-    index = render_report(run_data, out, dpi=args.dpi, low_confidence=args.low_confidence)
+    index = render_report(run_data, out, dpi=args.dpi, low_confidence=args.low_confidence, pdf_password=password)
     print(f"review: {len(run_data.records)} documents, {len(run_data.dead_letters)} dead letters -> {index}")
     return int(ExitCode.OK)

@@ -43,8 +43,9 @@ def split_uri(uri: str) -> Tuple[str, str]:
     uri = uri.strip()
     if not uri:
         raise ConfigError("An empty connector URI. Give a name (e.g. csv) or name:location (e.g. csv:/data/out).")
-    if ":" not in uri:
-        return uri.lower(), ""
+    if ":" not in uri.split("?", 1)[0]:
+        name, _, query = uri.partition("?")
+        return name.lower(), f"?{query}" if query else ""
     name, rest = uri.split(":", 1)
     if len(name) == 1 and os.name == "nt":  # C:\path
         return "", uri

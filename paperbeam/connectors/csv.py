@@ -14,6 +14,7 @@ a quote, since these files are opened in spreadsheets.
 from __future__ import annotations
 
 import csv as _csv
+import functools
 import glob
 import io
 import json
@@ -113,7 +114,7 @@ class CsvSink:
 
     def records(self):
         cfg = self.config
-        return _WriteCsv(os.path.join(cfg.output, "records"), csv_line(record_columns(cfg.schema)), lambda r: record_line(r, cfg))
+        return _WriteCsv(os.path.join(cfg.output, "records"), csv_line(record_columns(cfg.schema)), functools.partial(record_line, cfg=cfg))
 
     def dead_letters(self):
         return _WriteCsv(os.path.join(self.config.output, "dead_letters"), csv_line(DEAD_COLUMNS), dead_letter_line)

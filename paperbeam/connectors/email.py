@@ -14,7 +14,8 @@ memory. .eml files are read through Beam's FileSystems (gs://, s3:// work);
 mbox and Maildir need a local path (Python's ``mailbox`` module).
 
 Which parts are documents: every part whose type is application/pdf or
-image/* (or application/octet-stream with a document file extension), except
+image/* (or application/octet-stream with a document file extension or a
+PDF's or image's first bytes), except
 images embedded in an HTML body (parts with a Content-ID inside
 multipart/related, which are logos and signatures). A message with no
 document is counted (``email_messages_without_documents``) and skipped.
@@ -77,12 +78,23 @@ def is_document_part(part, in_related: bool) -> bool:
     filename = (part.get_filename() or "").lower()
     if ctype == "application/pdf" or (ctype.startswith("image/") and ctype != "image/svg+xml"):
         pass
-    elif ctype == "application/octet-stream" and filename.endswith(DOC_EXTENSIONS):
+    elif ctype == "application/octet-stream" and (filename.endswith(DOC_EXTENSIONS) or _looks_like_document(part)):
         pass
     else:
         return False
     embedded = in_related and part.get("Content-ID") and part.get_content_disposition() != "attachment"
     return not embedded
+
+
+def _looks_like_document(part) -> bool:
+    """An attachment sent as application/octet-stream whose bytes are a PDF or an image."""
+    from paperbeam.models import formats
+
+    try:
+        formats.sniff((part.get_payload(decode=True) or b"")[:1024])
+        return True
+    except Exception:  # noqa: BLE001 - not a document: the sniffer says what it is instead
+        return False
 
 
 def document_parts(message) -> Iterator[Tuple[int, object]]:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import io
 import re
+import struct
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
 from paperbeam.errors import CorruptDocument, EncryptedDocument, LimitExceeded, UnsupportedFormat
@@ -28,9 +29,12 @@ class PageOptions:
 
     dpi: int = 300
     force_ocr: bool = False
-    pdf_password: Optional[str] = None
+    pdf_password: Optional[str] = field(default=None, repr=False)  # never printed: options get logged
     max_pixels: int = 200_000_000  # per page image; a bigger one is refused, not decoded
     max_pages: int = 5000
+    # Enforced around the OCR call in pipelines/read_pages.py (a hung OCR process is killed).
+    ocr_timeout: Optional[float] = None  # seconds per page
+    max_document_seconds: Optional[float] = None  # seconds of page reading per document
     # Fewer words than this on a page that is mostly one image: a scan with a stamped
     # date or page number, so OCR it (pdfplumber's malformed-from-issue-932.pdf).
     min_text_words: int = 10
@@ -51,7 +55,12 @@ def count_pages(data: bytes, media_type: str, options: PageOptions) -> int:
         n = len(open_pdf(data, options.pdf_password))
     elif media_type in formats.IMAGE_TYPES:
         img = open_image(data)
-        n = getattr(img, "n_frames", 1) if media_type in (formats.TIFF, formats.GIF, formats.WEBP) else 1
+        # refused here, from the header, before the document fans out into pages
+        check_pixels(img.size[0], img.size[1], options, "Image page 1")
+        try:
+            n = getattr(img, "n_frames", 1) if media_type in (formats.TIFF, formats.GIF, formats.WEBP) else 1
+        except _PIL_ERRORS as exc:
+            raise CorruptDocument(f"The image's frames cannot be counted ({_short(str(exc))}).")
     else:
         raise UnsupportedFormat(f"Cannot split a {media_type} into pages.")
     if n < 1:
@@ -68,11 +77,20 @@ def open_pdf(data: bytes, password: Optional[str] = None):
         return pdfium.PdfDocument(data, password=password)
     except pdfium.PdfiumError as exc:
         text = str(exc)
-        if "password" in text.lower():
+        # pdfium's last-error code is global and can be stale (left by an earlier encrypted
+        # document), so "password" only counts when the file really has an /Encrypt entry.
+        if "password" in text.lower() and b"/Encrypt" in data:
             if password:
                 raise EncryptedDocument("The PDF is encrypted and the password given does not open it.")
             raise EncryptedDocument("The PDF is encrypted and no password was given.")
+        if "password" in text.lower():
+            text = "pdfium cannot load it"
         raise CorruptDocument(f"The PDF cannot be parsed ({_short(text)}).")
+
+
+# What Pillow raises on damaged files besides OSError: its TIFF reader alone raises
+# TypeError ("Missing dimensions"), KeyError and struct.error (tests/regressions/).
+_PIL_ERRORS = (OSError, ValueError, EOFError, SyntaxError, struct.error, TypeError, KeyError, IndexError, ZeroDivisionError)
 
 
 def open_image(data: bytes):
@@ -85,7 +103,7 @@ def open_image(data: bytes):
         return img
     except UnidentifiedImageError:
         raise CorruptDocument("The image cannot be decoded (its header is damaged or it is not an image).")
-    except (OSError, ValueError, SyntaxError) as exc:
+    except _PIL_ERRORS as exc:
         raise CorruptDocument(f"The image cannot be decoded ({_short(str(exc))}).")
 
 
@@ -101,6 +119,23 @@ def check_pixels(width: float, height: float, options: PageOptions, what: str) -
             f"{what} would be {int(width)} x {int(height)} = {pixels:,} pixels; "
             f"the limit (--max-pixels) is {options.max_pixels:,}."
         )
+
+
+def check_embedded_images(page, page_number: int, options: PageOptions) -> None:
+    """Refuse a PDF page painting an image whose own size is over the limit.
+
+    pdfium decodes an image XObject at its full size whatever the page size,
+    so a letter-size page can hide a 40,000 x 40,000 Flate or JBIG2 bomb. The
+    sizes come from the image dictionaries; nothing is decoded here.
+    """
+    import pypdfium2.raw as pdfium_c
+
+    for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=8):
+        try:
+            width, height = obj.get_px_size()
+        except Exception:  # noqa: BLE001 - an image without a readable size is left to the renderer
+            continue
+        check_pixels(width, height, options, f"An image on page {page_number}")
 
 
 class DocumentCache:
@@ -231,7 +266,7 @@ def read_pdf_page(doc: _OpenDocument, page_number: int, options: PageOptions, lo
     if not options.force_ocr:
         with lock:
             plumber = doc.plumber()
-            page = None
+            page = pp = None
             if plumber is not None:
                 try:
                     pp = plumber.pages[page_number - 1]
@@ -248,6 +283,11 @@ def read_pdf_page(doc: _OpenDocument, page_number: int, options: PageOptions, lo
                         )
                 except Exception:  # noqa: BLE001 - a page pdfminer cannot read is rasterised and OCR'd instead
                     page = None
+                finally:
+                    # pdfplumber keeps every page's parsed objects until closed: ~0.7 MB a page,
+                    # so a 1,000-page PDF grew a worker past 700 MB (bench/memory.py)
+                    if pp is not None:
+                        pp.close()
             if page is not None:
                 return page, None
     return None, render_pdf_page(doc, page_number, options, lock)
@@ -258,11 +298,15 @@ def render_pdf_page(doc: _OpenDocument, page_number: int, options: PageOptions, 
 
     with lock:
         pdf = doc.pdfium()
-        page = pdf[page_number - 1]
+        try:
+            page = pdf[page_number - 1]
+        except pdfium.PdfiumError as exc:
+            raise CorruptDocument(f"Page {page_number} cannot be loaded ({_short(str(exc))}).")
         try:
             w_pt, h_pt = page.get_size()
             scale = options.dpi / 72.0
             check_pixels(w_pt * scale, h_pt * scale, options, f"Page {page_number} at {options.dpi} dpi")
+            check_embedded_images(page, page_number, options)
             try:
                 bitmap = page.render(scale=scale, grayscale=True)
                 image = bitmap.to_pil()
@@ -282,11 +326,14 @@ def read_image_page(doc: _OpenDocument, page_number: int, options: PageOptions) 
     try:
         if page_number > 1 or getattr(img, "n_frames", 1) > 1:
             img.seek(page_number - 1)
+            check_pixels(img.size[0], img.size[1], options, f"Image page {page_number}")
         dpi = img.info.get("dpi", (0, 0))[0] or 0
         img = ImageOps.exif_transpose(img)
         if img.mode not in ("L", "RGB"):
-            img = img.convert("RGB")
+            # a bilevel or grey scan stays one byte a pixel: a 20,000 x 20,000 fax-mode TIFF is
+            # 400 MB as "L" but 1.2 GB as "RGB"
+            img = img.convert("L" if img.mode in ("1", "LA", "I", "I;16", "F") else "RGB")
         img.load()
-    except (OSError, ValueError, EOFError, SyntaxError) as exc:
+    except _PIL_ERRORS as exc:
         raise CorruptDocument(f"Image page {page_number} cannot be decoded ({_short(str(exc))}).")
     return PageImage(image=img, dpi=float(dpi) if dpi and dpi > 30 else 0.0)

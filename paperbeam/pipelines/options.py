@@ -71,7 +71,24 @@ class RunConfig:
     max_pixels: int = 200_000_000
     max_file_bytes: int = 500 * 1024 * 1024
     ocr_timeout: float = 300.0
+    max_document_seconds: float = 3600.0
     pdf_password: Secret = field(default_factory=lambda: Secret(None))
+    # Runner-specific (paperbeam/pipelines/runners.py); any other Beam option passes through untouched.
+    dask_address: Optional[str] = None  # tcp://HOST:8786; None = a local cluster, one process per core
+    flink_master: Optional[str] = None  # HOST:PORT of Flink's REST endpoint
+    flink_job_server_jar: Optional[str] = None  # a local Beam Flink job-server jar, for sites without Maven
+    job_endpoint: Optional[str] = None  # HOST:PORT of a running Beam job server
+    sdk_worker_pool: Optional[str] = None  # HOST:PORT of Python SDK workers (EXTERNAL environment)
+    gpu_accelerator: Optional[str] = None  # Beam accelerator hint for the extraction step only
+    # Nightly runs (paperbeam/nightly): --incremental, the ledger, the report.
+    incremental: bool = False  # skip inputs the ledger has with the same versions
+    force: bool = False  # with incremental: reprocess every input
+    retry_dead_letters: bool = False  # with incremental: reprocess inputs that were dead letters
+    ledger: Optional[str] = None  # a SQLite path or a postgresql:// URL; None = OUT/.paperbeam/ledger.sqlite
+    run_report: Optional[str] = None  # also write the run report (summary.json) here
+    config_file: Optional[str] = None  # the --config file the options came from, if any
+    beam_args: tuple = ()  # the Beam options passed through, for the report only
+    input_files: Optional[tuple] = None  # ((uri, size), ...) to read instead of matching `input` (set by the driver)
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     def page_options(self) -> PageOptions:
@@ -81,6 +98,8 @@ class RunConfig:
             pdf_password=self.pdf_password.get(),
             max_pixels=self.max_pixels,
             max_pages=self.max_pages,
+            ocr_timeout=self.ocr_timeout,
+            max_document_seconds=self.max_document_seconds,
         )
 
     def ocr_options(self) -> dict:
@@ -110,11 +129,54 @@ class RunConfig:
             "max_pixels": self.max_pixels,
             "max_file_bytes": self.max_file_bytes,
             "ocr_timeout": self.ocr_timeout,
+            "max_document_seconds": self.max_document_seconds,
             "pdf_password": "***" if self.pdf_password else None,
+            "dask_address": self.dask_address,
+            "flink_master": self.flink_master,
+            "flink_job_server_jar": self.flink_job_server_jar,
+            "job_endpoint": self.job_endpoint,
+            "sdk_worker_pool": self.sdk_worker_pool,
+            "gpu_accelerator": self.gpu_accelerator,
+            "incremental": self.incremental,
+            "force": self.force,
+            "retry_dead_letters": self.retry_dead_letters,
+            "ledger": _mask_url(self.ledger),
+            "run_report": self.run_report,
+            "config_file": self.config_file,
+            "beam_args": _mask_beam_args(self.beam_args),
         }
 
     def with_(self, **changes) -> "RunConfig":
         return replace(self, **changes)
+
+
+def _mask_url(value: Optional[str]) -> Optional[str]:
+    """A URL's password replaced by ***; anything else unchanged."""
+    from paperbeam.nightly.ledger import mask
+
+    return mask(value)
+
+
+SECRET_WORDS = ("password", "secret", "token", "credential", "private_key", "access_key")
+
+
+def _mask_beam_args(args) -> List[str]:
+    """Beam options as given, with the value of any option whose name looks secret masked."""
+    out: List[str] = []
+    mask_next = False
+    for arg in map(str, args or ()):
+        name, eq, value = arg.partition("=")
+        secret = name.startswith("-") and any(w in name.lower() for w in SECRET_WORDS)
+        if mask_next and not arg.startswith("-"):
+            out.append("***")
+        elif eq and secret:
+            out.append(f"{name}=***")
+        elif eq and "://" in value:
+            out.append(f"{name}={_mask_url(value)}")
+        else:
+            out.append(arg)
+        mask_next = secret and not eq
+    return out
 
 
 def normalize_runner(name: str) -> str:
@@ -175,6 +237,11 @@ def validate(config: RunConfig) -> List[str]:
         raise ConfigError("--dpi must be between 50 and 1200.")
     if config.date_order not in ("day-first", "month-first", "year-first"):
         raise ConfigError("--date-order must be day-first, month-first or year-first.")
+    for flag, value in (("--max-pages", config.max_pages), ("--max-pixels", config.max_pixels),
+                        ("--max-file-bytes", config.max_file_bytes), ("--ocr-timeout", config.ocr_timeout),
+                        ("--max-document-seconds", config.max_document_seconds)):
+        if value <= 0:
+            raise ConfigError(f"{flag} must be a positive number, not {value}.")
     if config.workers < 0:
         raise ConfigError("--workers must be 0 (one per core) or more.")
     files = match_inputs(input_pattern(config.input))

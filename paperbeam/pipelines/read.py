@@ -10,6 +10,7 @@ import hashlib
 
 import apache_beam as beam
 from apache_beam.io import fileio
+from apache_beam.io.filesystem import FileMetadata
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
@@ -47,17 +48,28 @@ class _ReadFn(beam.DoFn):
 
 
 class ReadDocuments(beam.PTransform):
-    """Files matching ``pattern`` -> ``SourceDocument`` (main) and dead letters (``dead_letters``)."""
+    """Files matching ``pattern`` -> ``SourceDocument`` (main) and dead letters (``dead_letters``).
 
-    def __init__(self, pattern: str, max_bytes: int):
+    ``files``, a list of ``(uri, size)``, reads exactly those files instead of
+    matching the pattern: an incremental run reads only what its ledger selected.
+    """
+
+    def __init__(self, pattern: str, max_bytes: int, files=None):
         super().__init__()
         self.pattern = pattern
         self.max_bytes = max_bytes
+        self.files = None if files is None else [(str(u), s) for u, s in files]
 
     def expand(self, pbegin):
-        return (
-            pbegin
-            | "Match" >> fileio.MatchFiles(self.pattern, empty_match_treatment=fileio.EmptyMatchTreatment.ALLOW)
-            | "DropDirectories" >> beam.Filter(lambda m: not m.path.endswith("/"))
-            | "ReadBytes" >> beam.ParDo(_ReadFn(self.max_bytes)).with_outputs(DEAD, main="documents")
-        )
+        if self.files is not None:
+            matched = (
+                pbegin
+                | "Selected" >> beam.Create([FileMetadata(u, s or 0) for u, s in self.files])  # reshuffled: spread on workers
+            )
+        else:
+            matched = (
+                pbegin
+                | "Match" >> fileio.MatchFiles(self.pattern, empty_match_treatment=fileio.EmptyMatchTreatment.ALLOW)
+                | "DropDirectories" >> beam.Filter(lambda m: not m.path.endswith("/"))
+            )
+        return matched | "ReadBytes" >> beam.ParDo(_ReadFn(self.max_bytes)).with_outputs(DEAD, main="documents")

@@ -16,7 +16,7 @@ import platform
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Dict, Optional
+from typing import Dict, List, Optional, Tuple
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -46,7 +46,17 @@ class Summary:
     output: str
     started: str
     finished: str
-    metrics: Dict[str, int] = field(default_factory=dict)
+    metrics: Dict[str, int] = field(default_factory=dict)  # Beam counters, "namespace:name"
+    # Beam distributions, "namespace:name" -> {count, sum, min, max, mean} (e.g. paperbeam:ocr_ms_per_page)
+    distributions: Dict[str, Dict[str, float]] = field(default_factory=dict)
+    # [seconds since start, pages done, documents done] sampled by the progress reporter (direct runner)
+    timeline: List[List[float]] = field(default_factory=list)
+    # Filled by the run's driver (paperbeam/nightly/driver.py): record, dead_letter, skipped_unchanged, skipped_dead_letter
+    counts_by_status: Dict[str, int] = field(default_factory=dict)
+    # Seconds spent in the driver's stages: lock, recover, select, prepare, pipeline, commit
+    stage_seconds: Dict[str, float] = field(default_factory=dict)
+    # --incremental: ledger, versions, why inputs were selected or skipped, what a killed run left
+    incremental: Dict[str, object] = field(default_factory=dict)
 
     def to_dict(self):
         return asdict(self)
@@ -60,6 +70,27 @@ class Summary:
         ]
         for reason, n in sorted(self.dead_letters_by_reason.items(), key=lambda kv: -kv[1]):
             lines.append(f"  dead letters, {reason}: {n}")
+        if self.pages_by_engine:
+            lines.append("  pages by engine: " + ", ".join(f"{k} {v}" for k, v in sorted(self.pages_by_engine.items())))
+        skipped = {k[len("skipped_"):]: v for k, v in self.counts_by_status.items() if k.startswith("skipped_") and v}
+        if self.incremental.get("ledger"):
+            why = self.incremental.get("selected_because") or {}
+            lines.append(
+                f"  incremental: {self.incremental.get('selected', 0)} selected"
+                + (" (" + ", ".join(f"{k} {v}" for k, v in sorted(why.items())) + ")" if why else "")
+                + (", skipped " + ", ".join(f"{k} {v}" for k, v in sorted(skipped.items())) if skipped else "")
+            )
+            totals = self.incremental.get("ledger_totals") or {}
+            if totals:
+                lines.append("  ledger: " + ", ".join(f"{k} {v}" for k, v in sorted(totals.items())))
+        recovered = self.incremental.get("recovered") or {}
+        if recovered.get("rolled_back") or recovered.get("rolled_forward"):
+            lines.append(f"  recovered a killed run: rolled back {len(recovered.get('rolled_back') or [])}, "
+                         f"rolled forward {len(recovered.get('rolled_forward') or [])}")
+        if self.stage_seconds:
+            lines.append("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.stage_seconds.items()))
+        lines.append(f"  versions: paperbeam {self.versions.get('paperbeam')}, extractor {self.versions.get('extractor')}, "
+                     f"ocr {self.versions.get('ocr_engine') or '-'}; {self.started} -> {self.finished}")
         lines.append(f"  output: {self.output}")
         return "\n".join(lines)
 
@@ -95,21 +126,40 @@ def _versions() -> Dict[str, Optional[str]]:
 
 
 def _counters(result) -> Dict[str, int]:
+    return _metrics(result)[0]
+
+
+def _metrics(result) -> Tuple[Dict[str, int], Dict[str, Dict[str, float]]]:
+    """Beam counters and distributions, summed over steps: ``({"ns:name": n}, {"ns:name": {count, sum, min, max, mean}})``."""
     try:
         from apache_beam.metrics.metric import MetricsFilter
 
         found = result.metrics().query(MetricsFilter())
     except Exception:  # noqa: BLE001 - not every runner reports metrics
-        return {}
-    out: Dict[str, int] = {}
+        return {}, {}
+    counters: Dict[str, int] = {}
     for c in found.get("counters", []):
         key = f"{c.key.metric.namespace}:{c.key.metric.name}"
         value = c.committed if c.committed is not None else c.attempted
-        out[key] = out.get(key, 0) + int(value or 0)
-    return out
+        counters[key] = counters.get(key, 0) + int(value or 0)
+    dists: Dict[str, Dict[str, float]] = {}
+    for d in found.get("distributions", []):
+        value = d.committed if d.committed is not None else d.attempted
+        if value is None or not getattr(value, "count", 0):
+            continue
+        key = f"{d.key.metric.namespace}:{d.key.metric.name}"
+        cur = dists.get(key)
+        if cur is None:
+            dists[key] = {"count": value.count, "sum": value.sum, "min": value.min, "max": value.max}
+        else:
+            cur.update(count=cur["count"] + value.count, sum=cur["sum"] + value.sum,
+                       min=min(cur["min"], value.min), max=max(cur["max"], value.max))
+    for d in dists.values():
+        d["mean"] = round(d["sum"] / d["count"], 3) if d["count"] else 0.0
+    return counters, dists
 
 
-def summarize(config, result, matched_files: int, started: float) -> Summary:
+def summarize(config, result, matched_files: int, started: float, timeline: Optional[List[List[float]]] = None) -> Summary:
     records = dead = pages = ocr = text = 0
     by_engine: Counter = Counter()
     fields_found: Counter = Counter()
@@ -132,7 +182,7 @@ def summarize(config, result, matched_files: int, started: float) -> Summary:
     for letter in _read_lines(os.path.join(config.output, "dead_letters-*.jsonl")):
         dead += 1
         reasons[f"{letter.get('stage')}: {letter.get('error')}"] += 1
-    counters = _counters(result)
+    counters, distributions = _metrics(result)
     inputs = counters.get("paperbeam:inputs") or matched_files
     seconds = time.time() - started
     versions = _versions()
@@ -159,6 +209,8 @@ def summarize(config, result, matched_files: int, started: float) -> Summary:
         started=time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         metrics=counters,
+        distributions=distributions,
+        timeline=[list(p) for p in (timeline or [])],
     )
     with FileSystems.create(os.path.join(config.output, "summary.json")) as fh:
         fh.write(json.dumps(summary.to_dict(), indent=2, sort_keys=True).encode("utf-8"))

@@ -8,4 +8,6 @@ corrections form that exports ground truth), and ``assets/`` (the plain CSS
 and JavaScript shipped in this package; no CDN).
 """
 
-from paperbeam.review.render import load_run, render_report  # noqa: F401
+from paperbeam.review.render import load_run, render_report
+
+__all__ = ["load_run", "render_report"]

@@ -143,7 +143,8 @@ def read_source(uri: str) -> bytes:
         return fh.read()
 
 
-def render_page_image(data: bytes, media_type: str, page: Page, dpi: int = 100, max_side: int = MAX_IMAGE_SIDE):
+def render_page_image(data: bytes, media_type: str, page: Page, dpi: int = 100, max_side: int = MAX_IMAGE_SIDE,
+                      password: Optional[str] = None):
     """The page as a PIL image, oriented the way the page's boxes were measured."""
     from PIL import Image, ImageOps
 
@@ -151,7 +152,7 @@ def render_page_image(data: bytes, media_type: str, page: Page, dpi: int = 100, 
     from paperbeam.models.pages import open_image, open_pdf
 
     if media_type == formats.PDF:
-        pdf = open_pdf(data)
+        pdf = open_pdf(data, password)
         try:
             pp = pdf[page.page_number - 1]
             w_pt, h_pt = pp.get_size()
@@ -287,9 +288,9 @@ def svg_line(points: Sequence[Tuple[float, float]], title: str, xlabel: str, yla
         y = top + ph - v / ymax * ph
         out.append(f'<line x1="{left}" y1="{num(y)}" x2="{left + pw}" y2="{num(y)}" class="grid"/>'
                    f'<text x="{left - 4}" y="{num(y + 4)}" class="tick" text-anchor="end">{v:.1f}</text>')
-    for v in _axis_ticks(xmax):
+    for v in (_axis_ticks(xmax) if points else []):
         x = left + v / xmax * pw
-        out.append(f'<text x="{num(x)}" y="{top + ph + 14}" class="tick" text-anchor="middle">{v:.0f}</text>')
+        out.append(f'<text x="{num(x)}" y="{top + ph + 14}" class="tick" text-anchor="middle">{v:.{0 if xmax >= 8 else 1}f}</text>')
     out.append(f'<text x="{left + pw / 2:.0f}" y="{height - 4}" class="axis" text-anchor="middle">{esc(xlabel)}</text>')
     out.append(f'<text x="12" y="{top + ph / 2:.0f}" class="axis" text-anchor="middle" '
                f'transform="rotate(-90 12 {top + ph / 2:.0f})">{esc(ylabel)}</text>')
@@ -298,7 +299,7 @@ def svg_line(points: Sequence[Tuple[float, float]], title: str, xlabel: str, yla
         out.append(f'<polyline points="{path}" class="series"/>')
     else:
         out.append(f'<text x="{left + pw / 2:.0f}" y="{top + ph / 2:.0f}" class="empty" text-anchor="middle">'
-                   "no timeline: the run was not on the direct runner</text>")
+                   "no timeline in summary.json (recorded on the direct runner)</text>")
     if mean:
         y = top + ph - mean / ymax * ph
         out.append(f'<line x1="{left}" y1="{num(y)}" x2="{left + pw}" y2="{num(y)}" class="mean"/>'
@@ -484,7 +485,7 @@ class _PageView:
     note: str = ""
 
 
-def _page_views(rec: Record, out_dir: str, dpi: int, slug: str) -> List[_PageView]:
+def _page_views(rec: Record, out_dir: str, dpi: int, slug: str, password: Optional[str] = None) -> List[_PageView]:
     views: List[_PageView] = []
     data: Optional[bytes] = None
     data_error = ""
@@ -499,7 +500,7 @@ def _page_views(rec: Record, out_dir: str, dpi: int, slug: str) -> List[_PageVie
         note = data_error
         if data is not None:
             try:
-                image = render_page_image(data, rec.media_type, page, dpi)
+                image = render_page_image(data, rec.media_type, page, dpi, password=password)
                 name = f"{slug}-p{page.page_number}.png"
                 image.save(os.path.join(out_dir, "pages", name), optimize=False)
                 views.append(_PageView(page, name, image.size))
@@ -596,8 +597,9 @@ def _document_html(rec: Record, names: List[str], colors: Dict[str, str], views:
         f"<tbody>{''.join(rows)}</tbody></table>"
         '<div class="controls"><button type="button" id="export">Export corrections as truth JSON</button>'
         '<button type="button" id="reset">Reset</button></div>'
-        f'<p class="note">Saves <code>{esc(document_stem(rec.source_uri))}.json</code>; put it in <code>DIR/truth/</code> '
-        "for <code>paperbeam train</code> / <code>paperbeam evaluate</code>. Edits are kept in this browser until you reset.</p>"
+        f'<p class="note">Saves <code>{esc(document_stem(rec.source_uri))}.json</code>: put it in <code>DIR/truth/</code> and the '
+        f"document (<code>{esc(name)}</code>) in <code>DIR/documents/</code> for <code>paperbeam train --data DIR</code> "
+        "(or <code>paperbeam evaluate --truth DIR</code>). Edits are kept in this browser until you reset.</p>"
         '<p id="status" role="status"></p></aside></div>'
         '<div id="tip" class="tip" hidden></div>'
         + json_script(data, "pb-data")
@@ -625,8 +627,12 @@ def copy_assets(out_dir: str) -> None:
             shutil.copyfile(src, os.path.join(target, name))
 
 
-def render_report(run: RunData, out_dir: str, dpi: int = 100, low_confidence: float = 0.5) -> str:
-    """Write the report into ``out_dir``; returns the path of ``index.html``."""
+def render_report(run: RunData, out_dir: str, dpi: int = 100, low_confidence: float = 0.5,
+                  pdf_password: Optional[str] = None) -> str:
+    """Write the report into ``out_dir``; returns the path of ``index.html``.
+
+    ``pdf_password`` opens encrypted PDFs to draw their pages (it is never written into the report).
+    """
     if not 0.0 <= low_confidence <= 1.0:
         raise ConfigError(f"--low-confidence must be between 0 and 1, not {low_confidence}.")
     if not 20 <= dpi <= 600:
@@ -639,7 +645,7 @@ def render_report(run: RunData, out_dir: str, dpi: int = 100, low_confidence: fl
     doc_files = [f"doc-{s}.html" for s in slugs]
     date_order = (run.summary.get("config") or {}).get("date_order")
     for i, (rec, slug) in enumerate(zip(run.records, slugs)):
-        views = _page_views(rec, out_dir, dpi, slug)
+        views = _page_views(rec, out_dir, dpi, slug, pdf_password)
         nav = (doc_files[i - 1] if i > 0 else None, doc_files[i + 1] if i + 1 < len(doc_files) else None)
         with open(os.path.join(out_dir, doc_files[i]), "w", encoding="utf-8") as fh:
             fh.write(_document_html(rec, names, colors, views, low_confidence, nav, date_order))

@@ -25,12 +25,17 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from paperbeam.models.evaluate import comparable
 
 TEXT_MIN = 0.8
-SHORT_MIN = 0.9
+SHORT_MIN = 0.8
 _WS = re.compile(r"\s+")
+_DIGIT = re.compile(r"\d")
 
 
 def _norm(text: str) -> str:
     return _WS.sub(" ", text).strip().casefold()
+
+
+def _digits(text: str) -> str:
+    return "".join(c for c in text if c.isdigit())
 
 
 def _squash(text: str) -> str:
@@ -62,6 +67,7 @@ def find_spans(
         min_len = max(1, n_value // 2)
     goal = comparable(field_type, value, date_order) if typed else None
     squashed = _squash(value)
+    goal_digits = _digits(value)
     scored: List[Tuple[float, int, int]] = []
     n = len(texts)
     for i in range(n):
@@ -77,7 +83,12 @@ def find_spans(
                 continue
             joined = " ".join(parts)
             if typed:
+                if not _DIGIT.search(joined):
+                    continue
                 score = 0.0
+                # dateparser is slow: only runs whose digits resemble the label's are parsed
+                if field_type == "date" and fuzz.ratio(_digits(joined), goal_digits) < 60:
+                    continue
                 if goal is not None and comparable(field_type, joined, date_order) == goal:
                     score = 2.0 - 0.01 * k  # exact after normalisation; shorter runs first
                 else:

@@ -63,9 +63,18 @@ def load_tokenizer(path: str):
     return tok
 
 
+def _quiet() -> None:
+    """No load report or progress bar for the pooler we leave out on purpose."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
 def load_encoder(path: str, config_only: bool = False):
     """The encoder (no pooler) from ``path``; ``config_only`` builds it randomly initialised."""
     offline()
+    _quiet()
     from transformers import AutoConfig, AutoModel
 
     config = AutoConfig.from_pretrained(path, local_files_only=True)

@@ -16,7 +16,7 @@ import os
 import time
 from typing import Optional
 
-from paperbeam.records import SOURCE_OCR, Page
+from paperbeam.records import SOURCE_OCR, Document, Page
 
 DEFAULT_CACHE = os.environ.get("PAPERBEAM_OCR_CACHE", os.path.expanduser("~/.cache/paperbeam/ocr"))
 
@@ -52,6 +52,42 @@ def ocr_image(image_path: str, engine, engine_name: str, cache_dir: Optional[str
         json.dump(page.to_dict(with_words=True), fh)
     os.replace(tmp, path)
     return page
+
+
+def read_document(path: str, engine, engine_name: str, cache_dir: Optional[str] = None) -> Document:
+    """All pages of a PDF or image file, read as the pipeline reads them (text layer, else OCR), cached."""
+    cache_dir = cache_dir or DEFAULT_CACHE
+    stem = os.path.splitext(os.path.basename(path))[0]
+    cached = cache_path(cache_dir, engine_name, path)
+    if os.path.exists(cached):
+        with open(cached, encoding="utf-8") as fh:
+            data = json.load(fh)
+        pages = [Page.from_dict(p, stem) for p in data["pages"]] if "pages" in data else [Page.from_dict(data, stem)]
+        return Document(id=stem, uri=path, media_type="", pages=pages)
+    from paperbeam.models import formats
+    from paperbeam.models.pages import DocumentCache, PageOptions, count_pages
+    from paperbeam.pipelines.read_pages import read_page
+    from paperbeam.records import PageRef
+
+    with open(path, "rb") as fh:
+        data = fh.read()
+    import hashlib
+
+    media_type = formats.sniff(data)
+    options = PageOptions()
+    n = count_pages(data, media_type, options)
+    cache = DocumentCache()
+    digest = hashlib.sha256(data).hexdigest()
+    pages = []
+    for number in range(1, n + 1):
+        ref = PageRef(doc_id=digest, uri=path, media_type=media_type, page_number=number, page_count=n)
+        pages.append(read_page(ref, engine, cache, options))
+    cache.clear()
+    os.makedirs(os.path.dirname(cached), exist_ok=True)
+    with open(cached + ".tmp", "w", encoding="utf-8") as fh:
+        json.dump({"pages": [p.to_dict(with_words=True) for p in pages]}, fh)
+    os.replace(cached + ".tmp", cached)
+    return Document(id=stem, uri=path, media_type=media_type, pages=pages)
 
 
 class _Doc:

@@ -31,7 +31,7 @@ try:  # opencv is optional: without it the numpy/PIL fallbacks below are used
 except ImportError:  # pragma: no cover - exercised only where opencv is absent
     cv2 = None
 
-from PIL import Image, ImageOps
+from PIL import Image
 
 
 @dataclass(frozen=True)
@@ -412,10 +412,12 @@ def prepare(
     )
 
 
-def options_from(value) -> Optional[PreprocessOptions]:
-    """``preprocess=`` as engines accept it: True (defaults), False/None (off), a dict or PreprocessOptions."""
+def options_from(value, base: Optional[PreprocessOptions] = None) -> Optional[PreprocessOptions]:
+    """``preprocess=`` as engines accept it: True (the engine's defaults, ``base``), False/None (off),
+    a dict of changes to ``base``, or PreprocessOptions."""
+    base = base or PreprocessOptions()
     if value is True:
-        return PreprocessOptions()
+        return base
     if value is False or value is None:
         return None
     if isinstance(value, PreprocessOptions):
@@ -427,7 +429,7 @@ def options_from(value) -> Optional[PreprocessOptions]:
         unknown = sorted(set(value) - names)
         if unknown:
             raise ConfigError(f"Unknown preprocessing option(s) {', '.join(unknown)}. Known: {', '.join(sorted(names))}.")
-        return PreprocessOptions(**value)
+        return base.replace(**value)
     from paperbeam.errors import ConfigError
 
     raise ConfigError(f"preprocess must be true, false, a dict of options or PreprocessOptions, not {value!r}.")

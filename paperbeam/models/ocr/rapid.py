@@ -45,7 +45,7 @@ DEFAULT_PREPROCESS = PreprocessOptions(rescale=False, normalize_contrast=False, 
 
 def _import():
     try:
-        import onnxruntime  # noqa: F401
+        import onnxruntime  # noqa: F401  (rapidocr imports it lazily; fail here with the install hint)
         import rapidocr
     except ImportError as e:
         raise MissingDependency(f"RapidOCR ({e.name})", INSTALL)
@@ -126,8 +126,7 @@ class RapidOcrEngine(OcrEngine):
             raise ConfigError(f"RapidOCR device must be 'auto', 'cpu' or 'cuda', not {device!r}.")
         if int(threads) < 0:
             raise ConfigError(f"RapidOCR threads must be 0 (all cores) or more, not {threads!r}.")
-        opts = options_from(preprocess)
-        self.preprocess = DEFAULT_PREPROCESS if preprocess is True else (opts or PreprocessOptions.none())
+        self.preprocess = options_from(preprocess, DEFAULT_PREPROCESS) or PreprocessOptions.none()
         self.threads = int(threads)
         self.device = device
         self.text_score = float(text_score)

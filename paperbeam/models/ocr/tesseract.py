@@ -184,8 +184,6 @@ class TesseractEngine(OcrEngine):
 
     def recognize(self, image, dpi: Optional[float] = None, psm: Optional[int] = None) -> OcrResult:
         """Read one page. ``psm`` overrides the engine's mode for this call."""
-        import pytesseract
-
         t0 = time.perf_counter()
         prep = self.prepare(image, dpi)
         result = self.read_prepared(prep, psm)

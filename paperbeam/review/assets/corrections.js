@@ -152,7 +152,7 @@
       if (!drawing) return;
       ev.preventDefault();
       start = svgPoint(svg, ev);
-      box.hidden = false;
+      box.removeAttribute("hidden"); // SVG: the attribute, not a property
       box.setAttribute("x", start.x); box.setAttribute("y", start.y);
       box.setAttribute("width", 0); box.setAttribute("height", 0);
     });
@@ -171,7 +171,7 @@
       var bbox = [Math.min(p.x, start.x) / sx, Math.min(p.y, start.y) / sy, Math.max(p.x, start.x) / sx, Math.max(p.y, start.y) / sy]
         .map(function (v) { return Math.round(v * 100) / 100; });
       start = null;
-      box.hidden = true;
+      box.setAttribute("hidden", "");
       var name = drawing;
       drawing = null;
       document.querySelectorAll("svg.overlay").forEach(function (s) { s.classList.remove("draw-mode"); });

@@ -124,7 +124,8 @@
     var words = document.getElementById("show-words");
     if (words) {
       words.addEventListener("change", function () {
-        document.querySelectorAll("svg.overlay g.words").forEach(function (g) { g.hidden = !words.checked; });
+        // SVG elements have no .hidden property: set the attribute (the CSS hides [hidden])
+        document.querySelectorAll("svg.overlay g.words").forEach(function (g) { g.toggleAttribute("hidden", !words.checked); });
       });
     }
   }

@@ -1,0 +1,1 @@
+"""Helpers for testing paperbeam and its plugins (``contract``: the plugin contract suite)."""

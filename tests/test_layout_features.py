@@ -1,0 +1,127 @@
+"""Words -> windows -> words, labels -> words (alignment), word tags -> fields (decoding)."""
+
+import numpy as np
+import pytest
+
+from paperbeam.models.layout import backbone as bb
+from paperbeam.models.layout.align import align, find_spans
+from paperbeam.models.layout.decode import decode
+from paperbeam.models.layout.features import IGNORE, DocWord, encode, merge, normalize_box
+from paperbeam.models.layout.model import bio_labels
+from paperbeam.models.layout.train import is_validation
+from paperbeam.records import Word
+from paperbeam.schema import INVOICE
+
+LABELS = bio_labels(INVOICE.names)
+TYPES = {f.name: f.type for f in INVOICE.fields}
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return bb.load_tokenizer(bb.resolve(None))
+
+
+def test_boxes_are_scaled_to_0_1000_and_clamped():
+    assert normalize_box((50, 100, 150, 120), 200, 400) == (250, 250, 750, 300)
+    assert normalize_box((-5, 0, 999, 10), 100, 100) == (0, 0, 1000, 100)
+
+
+def test_sub_tokens_share_the_word_box_and_only_the_first_carries_the_label(tokenizer):
+    (win,) = encode(["TOTAL:", "RM60.30"], [(1, 2, 3, 4), (5, 6, 7, 8)], tokenizer, labels=[0, 7])
+    tokens = tokenizer.convert_ids_to_tokens(win.input_ids)
+    assert tokens[0] == "[CLS]" and tokens[-1] == "[SEP]"
+    assert tokens[1:3] == ["total", ":"] and win.bbox[1] == win.bbox[2] == (1, 2, 3, 4)
+    assert win.word_index[1] == 0 and win.word_index[2] == -1
+    assert win.labels[1] == 0 and win.labels[2] == IGNORE
+    second = win.word_index.index(1)
+    assert win.labels[second] == 7 and all(b == (5, 6, 7, 8) for b in win.bbox[second:-1])
+
+
+def test_long_documents_are_split_into_overlapping_windows_and_merged_back(tokenizer):
+    texts = [f"w{i}" for i in range(60)]
+    windows = encode(texts, [(0, 0, 1, 1)] * 60, tokenizer, max_length=24, stride=6)
+    assert len(windows) > 2 and all(len(w) <= 24 for w in windows)
+    assert windows[1].start == windows[0].start + 22 - 6  # consecutive windows overlap by `stride` tokens
+    assert {i for w in windows for i in w.word_index if i >= 0} == set(range(60))
+    # each window "predicts" its own index: a word takes the window where it sits most centrally
+    probs = [np.full((len(w), 3), k, dtype=np.float32) for k, w in enumerate(windows)]
+    merged = merge(windows, probs, 60, 3)
+    for word in range(60):
+        holders = [k for k, w in enumerate(windows) if word in w.word_index]
+        margins = {k: min(windows[k].word_index.index(word), len(windows[k]) - 1 - windows[k].word_index.index(word))
+                   for k in holders}
+        assert merged[word, 0] == max(margins, key=lambda k: (margins[k], -k))
+
+
+def test_a_word_the_tokenizer_cannot_read_is_predicted_outside():
+    merged = merge([], [], 2, 5)
+    assert merged[:, 0].tolist() == [1.0, 1.0]
+
+
+WORDS = ["INDAH", "GIFT", "&", "HOME", "RECO", "27,", "JALAN", "DEDAP", "13.", "TAMAN", "JOHOR", "JAYA,",
+         "RECEIPT", "19/10/2018", "20:49:59", "SUBTOTAL", "60,31", "TOTAL", "RM", "60,30", "CASH", "70.30"]
+
+
+def test_alignment_tolerates_ocr_differences_and_reports_what_it_cannot_place():
+    values = {"vendor_name": "INDAH GIFT & HOME DECO", "vendor_address": "27, JALAN DEDAP 13, TAMAN JOHOR JAYA",
+              "document_date": "19/10/2018", "total_amount": "60.30", "document_number": "INV-555"}
+    tags, missed = align(WORDS, values, TYPES, LABELS,
+                         order=["total_amount", "document_date", "document_number", "vendor_name", "vendor_address"])
+    got = {}
+    for w, t in zip(WORDS, tags):
+        if t:
+            got.setdefault(LABELS[t][2:], []).append((LABELS[t][0], w))
+    assert got["total_amount"] == [("B", "60,30")]  # "60,31" (the subtotal) is not the total
+    assert got["document_date"] == [("B", "19/10/2018")]
+    assert [w for _, w in got["vendor_name"]] == ["INDAH", "GIFT", "&", "HOME", "RECO"]
+    assert got["vendor_address"][0] == ("B", "27,") and len(got["vendor_address"]) == 7
+    assert missed == ["document_number"]
+
+
+def test_a_value_printed_twice_is_tagged_twice_and_fields_never_share_words():
+    words = ["Total", "12.50", "Paid", "12.50"]
+    spans = find_spans(words, "12.50", "money", [False] * 4)
+    assert spans == [(1, 2), (3, 4)]
+    assert find_spans(words, "12.50", "money", [False, True, False, True]) == []
+
+
+def _probs(tags):
+    p = np.full((len(tags), len(LABELS)), 0.01, dtype=np.float32)
+    for k, t in enumerate(tags):
+        p[k, LABELS.index(t)] = 0.9
+    return p
+
+
+def _words(texts):
+    return [DocWord(1, Word(t, (10.0 * k, 5.0, 10.0 * k + 8, 15.0), 0.9), (0, 0, 0, 0)) for k, t in enumerate(texts)]
+
+
+def test_decoding_builds_normalised_fields_with_confidence_and_box():
+    texts = ["ACME", "SDN", "BHD", "Date:", "19/10/2018", "TOTAL", "RM60.30"]
+    tags = ["B-vendor_name", "I-vendor_name", "I-vendor_name", "O", "B-document_date", "O", "B-total_amount"]
+    fields = decode(_words(texts), _probs(tags), LABELS, INVOICE)
+    assert fields["vendor_name"].value == "ACME SDN BHD" and fields["vendor_name"].bbox == (0.0, 5.0, 28.0, 15.0)
+    assert fields["document_date"].normalized == "2018-10-19"
+    assert fields["total_amount"].value == "60.30" and fields["total_amount"].normalized == "60.30"
+    assert all(f.extractor == "model" and 0.8 < f.confidence <= 1.0 and f.page == 1 for f in fields.values())
+    assert "due_date" not in fields
+
+
+def test_decoding_skips_a_tagged_amount_that_does_not_parse_for_the_next_candidate():
+    texts = ["TOTAL", "abc", "x", "12.00"]
+    p = _probs(["O", "B-total_amount", "O", "B-total_amount"])
+    p[3, LABELS.index("B-total_amount")] = 0.6  # less sure, but the only one that is an amount
+    fields = decode(_words(texts), p, LABELS, INVOICE)
+    assert fields["total_amount"].normalized == "12.00"
+
+
+def test_a_likely_field_the_argmax_missed_is_still_proposed_with_low_confidence():
+    p = _probs(["O", "O"])
+    p[1, LABELS.index("B-total_amount")] = 0.4
+    fields = decode(_words(["TOTAL", "9.99"]), p, LABELS, INVOICE)
+    assert fields["total_amount"].normalized == "9.99" and fields["total_amount"].confidence < 0.3
+
+
+def test_the_validation_part_is_fixed_by_rule():
+    assert [s for s in ("001", "005", "010", "invoice-000015", "receipt-000016") if is_validation(s)] == [
+        "005", "010", "invoice-000015"]
