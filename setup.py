@@ -27,7 +27,7 @@ EXTRAS = {
 EXTRAS["test"] = sorted(
     set(
         EXTRAS["synth"] + EXTRAS["dask"] + EXTRAS["rapidocr"] + EXTRAS["model"] + EXTRAS["parquet"] + EXTRAS["postgres"]
-        + ["pytest>=8", "pytest-timeout>=2.2", "hypothesis>=6", "websocket-client>=1.6"]
+        + ["pytest>=8", "pytest-timeout>=2.2", "hypothesis>=6", "websocket-client>=1.6", "psutil>=5.9"]
     )
 )
 EXTRAS["all"] = sorted({req for reqs in EXTRAS.values() for req in reqs})
@@ -68,7 +68,11 @@ setup(
             "rapidocr=paperbeam.models.ocr.rapid:RapidOcrEngine",
             "auto=paperbeam.models.ocr.auto:AutoEngine",
         ],
-        "paperbeam.extractors": ["rules=paperbeam.models.extractors.rules:RuleExtractor"],
+        "paperbeam.extractors": [
+            "rules=paperbeam.models.extractors.rules:RuleExtractor",
+            "model=paperbeam.models.extractors.model:ModelExtractor",
+            "auto=paperbeam.models.extractors.auto:AutoExtractor",
+        ],
         "paperbeam.sources": [
             "files=paperbeam.connectors.files:FileSource",
             "manifest=paperbeam.connectors.manifest:ManifestSource",

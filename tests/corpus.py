@@ -399,6 +399,9 @@ CORPUS: List[Entry] = [
     Entry("archive-zip-slip.pdf", "not a document", _ok("UnsupportedFormat"), _zip),
     Entry("archive.gz.pdf", "not a document", _ok("UnsupportedFormat"), lambda: b"\x1f\x8b\x08\x00" + b"\x00" * 60),
     Entry("program-elf.pdf", "not a document", _ok("UnsupportedFormat"), lambda: b"\x7fELF\x02\x01\x01" + b"\x00" * 120),
+    Entry("scan.jb2", "not a document", _ok("UnsupportedFormat"),
+          lambda: b"\x97JB2\r\n\x1a\n\x01\x00\x00\x00\x01" + b"\x00\x00\x00\x00\x30\x00\x01\x00\x00\x00\x13"
+          + struct.pack(">IIII", 200_000, 200_000, 0, 0) + b"\x00" * 3),
     Entry("photo.heic", "not a document", _ok("UnsupportedFormat"), lambda: b"\x00\x00\x00\x18ftypheic" + b"\x00" * 64),
     # -- truncated PDFs
     Entry("pdf-header-only.pdf", "truncated PDF", _ok("CorruptDocument"), lambda: b"%PDF-1.7\n"),

@@ -154,9 +154,17 @@ class _CountSetup(beam.DoFn):
     def setup(self):
         Path(self.directory, f"setup-{os.getpid()}-{time.monotonic_ns()}").touch()
 
+    def start_bundle(self):
+        self.in_bundle = 0
+
     def process(self, element):
         beam.metrics.Metrics.counter("test", "seen").inc()
+        self.in_bundle += 1
         yield element, os.getpid()
+
+    def finish_bundle(self):
+        if self.in_bundle:
+            Path(self.directory, f"bundle-{os.getpid()}-{time.monotonic_ns()}-{self.in_bundle}").touch()
 
 
 def _run_on_dask(address, build, extra=()):
@@ -173,7 +181,7 @@ def _lines(prefix: Path):
 
 
 def test_runner_fixes_on_a_small_pipeline(dask_address, tmp_path):
-    """Tagged outputs apart, both sinks written, side inputs, Reshuffle fan-out, setup once per process, counters."""
+    """Tagged outputs apart, every sink written, side inputs, Reshuffle fan-out, setup once per process, counters."""
     setups = tmp_path / "setups"
     setups.mkdir()
 
@@ -196,10 +204,14 @@ def test_runner_fixes_on_a_small_pipeline(dask_address, tmp_path):
     assert _lines(tmp_path / "odd") == sorted(str(n) for n in range(60) if n % 3 == 0)
     assert _lines(tmp_path / "rest") == sorted(str(n) for n in range(60) if n % 3)
     assert _lines(tmp_path / "total") == [str(sum(range(60)))]
-    pids = set(_lines(tmp_path / "pids"))
-    assert len(pids) == 2, f"the Reshuffle must spread the elements over both workers, got {pids}"
-    # 8 partitions (4 x 2 threads) went through the DoFn; setup ran once per worker process
-    assert len(list(setups.iterdir())) == 2
+    # The Reshuffle dealt the 40 elements round-robin into 8 partitions (4 x 2 worker threads):
+    # 8 bundles of 5, which Dask may run on either worker (Beam's own DaskRunner: 1 bundle of 40).
+    bundles = sorted(int(p.name.rsplit("-", 1)[1]) for p in setups.glob("bundle-*"))
+    assert bundles == [5] * 8, bundles
+    # setup ran at most once per worker process, not once per bundle
+    pids = {p.name.split("-")[1] for p in setups.glob("setup-*")}
+    assert len(list(setups.glob("setup-*"))) == len(pids) <= 2
+    assert pids == set(_lines(tmp_path / "pids"))
     counters = result.metrics().query()["counters"]
     assert sum(c.committed for c in counters if c.key.metric.name == "seen") == 40
 
@@ -214,3 +226,14 @@ def test_no_worker_is_a_config_error(tmp_path):
     with LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as cluster:
         with pytest.raises(ConfigError, match="No Dask worker"):
             _run_on_dask(cluster.scheduler_address, lambda p: p | beam.Create([1]), ["--dask_connection_timeout=2"])
+
+
+def test_without_an_address_a_local_cluster_is_made_and_closed(inputs, tmp_path, tesseract):
+    """``--runner dask`` alone: a local cluster of --workers processes, gone when the run returns."""
+    import multiprocessing
+
+    before = set(multiprocessing.active_children())
+    summary = batch.run(RunConfig(input=str(inputs), output=str(tmp_path / "out"), runner="dask", workers=2))
+    assert summary.accounted and (summary.records, summary.dead_letters) == (3, 1)
+    leftover = _wait_for(lambda: set(multiprocessing.active_children()) - before == set() or None, 30, "the local cluster's exit")
+    assert leftover

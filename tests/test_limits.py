@@ -167,6 +167,23 @@ def test_hung_ocr_process_is_killed(engines):
     assert err.value.abandoned is False
 
 
+def _our_children():
+    pids = []
+    for children in glob.glob("/proc/self/task/*/children"):
+        pids += Path(children).read_text().split()
+    return pids
+
+
+def test_real_tesseract_past_the_limit_is_killed(tesseract):
+    """The real engine: a full A4 page at 300 dpi takes tesseract well over 0.5 s."""
+    from paperbeam.models.ocr.tesseract import TesseractEngine
+
+    with pytest.raises(OcrTimeout) as err:
+        recognize_with_timeout(TesseractEngine(), F.render(F.INVOICE, 300), 300, 0.5, page_number=1)
+    assert "killed" in str(err.value) and not err.value.abandoned
+    assert _our_children() == []  # no tesseract left behind
+
+
 def test_ocr_hung_in_python_is_abandoned_and_reported(engines, monkeypatch):
     mod, _ = engines
     monkeypatch.setenv("PB_TEST_HANG_SECONDS", "8")

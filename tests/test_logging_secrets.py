@@ -132,3 +132,17 @@ def test_password_is_masked_in_reprs():
     assert PASSWORD not in repr(config.page_options()) or pytest.fail(
         "PageOptions' repr shows the PDF password; a worker logging its options would leak it"
     )
+
+
+def test_a_password_typed_where_the_file_goes_is_not_echoed(tmp_path):
+    """argparse accepts --pdf-password as an abbreviation of --pdf-password-file; the
+    error for the missing 'file' must not print the password back."""
+    F.make_invoice_pdf(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "paperbeam.cli", "run", "--input", str(tmp_path / "invoice.pdf"),
+         "--output", str(tmp_path / "out"), "--pdf-password", PASSWORD],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == ExitCode.CONFIG
+    assert "--pdf-password-file" in proc.stderr
+    assert PASSWORD not in proc.stdout + proc.stderr

@@ -152,7 +152,10 @@ def config_from_args(args):
             with open(args.pdf_password_file, encoding="utf-8") as fh:
                 password = fh.read().strip("\r\n")
         except OSError as exc:
-            raise ConfigError(f"Cannot read --pdf-password-file {args.pdf_password_file}: {exc.strerror}.")
+            # the value is not echoed: `--pdf-password hunter2` is an abbreviation argparse accepts
+            # for --pdf-password-file, so the "path" may be a password typed on the command line
+            raise ConfigError(f"Cannot read the --pdf-password-file: {exc.strerror}. Give the path of a file "
+                              "that holds the password (never the password itself).")
     normalize_runner(args.runner)
     return RunConfig(
         input=_input_of(args),

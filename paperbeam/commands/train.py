@@ -16,7 +16,8 @@ key/) and paperbeam folders (documents/ + truth/, e.g. `paperbeam synth`
 output), comma-separated. Documents are read as the pipeline reads them (text
 layer, else OCR with --ocr-engine; OCR output is cached in --ocr-cache), and
 labelled values are aligned to the words fuzzily. Documents whose name ends in
-a number divisible by 5 are held out for validation and never trained on.
+a number that leaves 2 when divided by 5 (002, 007, ...) are held out for
+validation and never trained on.
 The best epoch (validation F1) is saved: only its differences from the
 backbone, in fp16. Use the result with `paperbeam run --extractor model
 --model-path OUT`.

@@ -91,7 +91,8 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cfg: ZipConfig) -> 
                 if total > cfg.max_bytes:
                     raise LimitExceeded(f"The member expands past the limit (--max-file-bytes) of {cfg.max_bytes:,} bytes: a likely zip bomb.")
                 chunks.append(chunk)
-    except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+    except (zipfile.BadZipFile, EOFError, zlib.error, OSError, ValueError) as exc:
+        # OSError/ValueError: a lying local header (e.g. a negative seek) in a damaged archive.
         raise CorruptDocument(f"The member '{info.filename[:200]}' is damaged: {exc}.")
     except NotImplementedError as exc:
         raise CorruptDocument(f"The member '{info.filename[:200]}' uses an unsupported compression: {exc}.")

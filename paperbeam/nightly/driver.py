@@ -107,7 +107,7 @@ class Night:
             self.staging = C.prepare(config.output, config.run_id)
             self.ledger.begin_run(config.run_id, config.output, self.staging, self.versions_key, self.versions)
         else:
-            self.lock = FileLock(os.path.join(config.output, ".paperbeam", "run.lock")).acquire(config.run_id)
+            self.lock = FileLock(os.path.join(config.output, ".paperbeam", "run.lock"), "this output directory").acquire(config.run_id)
             self._lap("lock")
             self.recovered = C.recover_replace(config.output)
             self._lap("recover")

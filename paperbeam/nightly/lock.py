@@ -26,8 +26,9 @@ def _holder(run_id: str) -> dict:
 class FileLock:
     """``flock`` on a file beside the ledger; the file also says who holds it."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, what: str = "this ledger"):
         self.path = path
+        self.what = what
         self._fd: Optional[int] = None
 
     def acquire(self, run_id: str) -> "FileLock":
@@ -44,7 +45,7 @@ class FileLock:
             holder = _read_holder(fd)
             os.close(fd)
             raise AlreadyRunning(
-                f"Another paperbeam run is using this ledger ({describe(holder)}; lock {self.path}). "
+                f"Another paperbeam run is using {self.what} ({describe(holder)}; lock {self.path}). "
                 "This run did nothing. Wait for it to finish, or schedule runs further apart."
             )
         os.ftruncate(fd, 0)

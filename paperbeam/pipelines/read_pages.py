@@ -87,13 +87,16 @@ def recognize_with_timeout(engine, image, dpi, seconds: Optional[float], page_nu
     worker.start()
     worker.join(seconds)
     if worker.is_alive():
-        killed = _kill_children_of_thread(box.get("tid", 0))
-        worker.join(5.0)
-        err = OcrTimeout(
-            f"OCR of page {page_number} took longer than {seconds:g} s, the limit ({limit}); "
-            f"{'the OCR process was killed' if killed else 'the OCR call was abandoned'}."
-        )
-        err.abandoned = worker.is_alive()
+        # kill again while the thread lives: an engine may catch the failure and start another
+        # OCR process (tesseract's orientation pass, then the page itself)
+        killed, give_up = 0, time.monotonic() + 5.0
+        while worker.is_alive() and time.monotonic() < give_up:
+            killed += _kill_children_of_thread(box.get("tid", 0))
+            worker.join(0.2)
+        abandoned = worker.is_alive()
+        what = "the OCR process was killed" if killed else ("the OCR call was abandoned" if abandoned else "its result came too late")
+        err = OcrTimeout(f"OCR of page {page_number} took longer than {seconds:g} s, the limit ({limit}); {what}.")
+        err.abandoned = abandoned
         log.warning("OCR timeout on page %d after %g s (%d process(es) killed)", page_number, seconds, killed)
         raise err
     if "error" in box:

@@ -227,8 +227,8 @@ def extraction_resource_hints(config: RunConfig) -> Dict[str, str]:
 #
 # 1. Multi-output ParDos: every consumer of any output gets ALL outputs
 #    (main and tagged mixed), so dead letters flow into Split and documents
-#    into the dead-letter writer. Here each ParDo emits (tag, value) pairs and
-#    each consumer takes its own tag.
+#    into the dead-letter writer. Here a multi-output ParDo emits (tag, value)
+#    pairs and each consumer takes its own tag (one task per partition).
 # 2. Only the last transform's bag is computed: with two sinks (records and
 #    dead letters) one is never written. Here every sink is computed.
 # 3. Outputs of finish_bundle are dropped, and side inputs are computed by a

@@ -25,6 +25,7 @@ from paperbeam.schema import Schema
 
 
 def default_model_dir() -> str:
+    """The model shipped in the package (``PAPERBEAM_MODEL`` names another folder for every worker)."""
     return str(resources.files("paperbeam") / "data" / "model")
 
 
@@ -53,7 +54,7 @@ class LayoutModel:
 
         started = time.perf_counter()
         backbone.offline()
-        model_dir = model_dir or default_model_dir()
+        model_dir = model_dir or os.environ.get("PAPERBEAM_MODEL") or default_model_dir()
         if not os.path.isfile(os.path.join(model_dir, SPEC_FILE)):
             raise ConfigError(
                 f"{model_dir} holds no paperbeam layout model ({SPEC_FILE} missing). "
