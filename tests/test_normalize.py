@@ -117,3 +117,9 @@ def test_eight_digit_dates(text, order, iso):
 
 def test_minus_between_label_and_amount_is_not_a_sign():
     assert normalize_amount("Total - 12.00")[0] == "12.00"
+
+
+def test_an_absurdly_long_digit_run_does_not_crash():
+    """OCR sometimes reads a barcode as one long amount."""
+    value, _ = normalize_amount("1" * 60 + ".00")
+    assert value is not None and value.startswith("1111")

@@ -61,12 +61,12 @@ def register(subparsers) -> None:
     p.add_argument("--max-document-seconds", type=float, default=3600.0, help="refuse a document whose pages take longer than this to read, in seconds (default 3600)")
     p.add_argument("--pdf-password-file", help="file holding the password for encrypted PDFs (never put a password on the command line)")
     runners = p.add_argument_group("runners", "where the job runs (any other Beam option, e.g. --project, passes through)")
-    runners.add_argument("--dask-address", help="--runner dask: the scheduler, tcp://HOST:8786 (default: a local cluster, one worker process per core)")
-    runners.add_argument("--flink-master", help="--runner flink: Flink's REST address HOST:PORT (e.g. localhost:8081)")
-    runners.add_argument("--flink-job-server-jar", help="--runner flink: a local beam-runners-flink job-server jar, so nothing is fetched from Maven")
-    runners.add_argument("--job-endpoint", help="--runner flink/portable/spark: a running Beam job server HOST:PORT (deploy/flink starts one on localhost:8099)")
-    runners.add_argument("--sdk-worker-pool", help="--runner flink/portable/spark: Python SDK workers built from our Dockerfile, HOST:PORT (e.g. localhost:50000)")
-    runners.add_argument("--gpu-accelerator", help="Beam accelerator hint for the extraction step only, e.g. 'type:nvidia-tesla-t4;count:1;install-nvidia-driver' (Dataflow)")
+    runners.add_argument("--dask-address", metavar="ADDRESS", help="--runner dask: the scheduler, tcp://HOST:8786 (default: a local cluster, one worker process per core)")
+    runners.add_argument("--flink-master", metavar="HOST:PORT", help="--runner flink: Flink's REST address HOST:PORT (e.g. localhost:8081)")
+    runners.add_argument("--flink-job-server-jar", metavar="JAR", help="--runner flink: a local beam-runners-flink job-server jar, so nothing is fetched from Maven")
+    runners.add_argument("--job-endpoint", metavar="HOST:PORT", help="--runner flink/portable/spark: a running Beam job server HOST:PORT (deploy/flink starts one on localhost:8099)")
+    runners.add_argument("--sdk-worker-pool", metavar="HOST:PORT", help="--runner flink/portable/spark: Python SDK workers built from our Dockerfile, HOST:PORT (e.g. localhost:50000)")
+    runners.add_argument("--gpu-accelerator", metavar="HINT", help="Beam accelerator hint for the extraction step only, e.g. 'type:nvidia-tesla-t4;count:1;install-nvidia-driver' (Dataflow)")
     conn = p.add_argument_group(
         "connectors",
         "sources and sinks by URI, NAME[:LOCATION][?option=value&...]; names from `paperbeam plugins`. "

@@ -42,6 +42,8 @@ def register(subparsers) -> None:
     p.add_argument("--ocr-cache", default=None, metavar="DIR",
                    help="where OCR output is cached (default ~/.cache/paperbeam/ocr or $PAPERBEAM_OCR_CACHE)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    p.add_argument("--patience", type=int, default=None,
+                   help="stop after this many epochs without a better validation F1 (default: run all epochs)")
     p.add_argument("--model-version", default="0", help="version string recorded in the model (default 0)")
     p.set_defaults(func=run)
 
@@ -76,7 +78,7 @@ def run(args, extra) -> int:
     summary = train(
         examples, args.out, backbone=args.backbone, epochs=args.epochs, seed=args.seed, lr=args.lr,
         head_lr=args.head_lr, batch_size=args.batch_size, max_length=args.max_length, stride=args.stride,
-        threads=args.threads, version=args.model_version, log=log,
+        threads=args.threads, version=args.model_version, log=log, patience=args.patience,
         extra={"ocr_engine": args.ocr_engine, "data": dirs},
     )
     summary["data"] = {"folders": dirs, "report": stats.line(), "unaligned_by_field": stats.unaligned_by_field,

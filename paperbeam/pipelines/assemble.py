@@ -7,9 +7,11 @@ dead letter naming the page and the reason.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import apache_beam as beam
 
-from paperbeam.errors import CorruptDocument, DocumentError
+from paperbeam.errors import CorruptDocument, DocumentError, DocumentTimeout
 from paperbeam.pipelines.deadletters import DEAD, dead
 from paperbeam.records import Document
 
@@ -20,7 +22,10 @@ class PageFailed(DocumentError):
     hint = ""
 
 
-def assemble(uri: str, items) -> Document:
+def assemble(uri: str, items, max_seconds: Optional[float] = None) -> Document:
+    """One document from its pages; raises for a failed page, a missing page, or a
+    document whose pages together took longer than ``max_seconds`` (the exact
+    --max-document-seconds check: the page-reading workers each see only their pages)."""
     items = sorted(items, key=lambda hp: hp[1].page_number)
     header = items[0][0]
     pages = [p for _, p in items]
@@ -30,6 +35,11 @@ def assemble(uri: str, items) -> Document:
             err.stage = page.error.get("stage", "ocr")
             err.cause = page.error.get("error")
             raise err
+    spent = sum(p.seconds for p in pages)
+    if max_seconds is not None and spent > max_seconds:
+        raise DocumentTimeout(
+            f"Reading the document's {len(pages)} pages took {spent:.0f} s; the limit (--max-document-seconds) is {max_seconds:g} s."
+        )
     numbers = [p.page_number for p in pages]
     if numbers != list(range(1, header["page_count"] + 1)):
         raise CorruptDocument(f"Expected {header['page_count']} pages, got pages {numbers}.", "This is a bug; please report it.")
@@ -37,11 +47,14 @@ def assemble(uri: str, items) -> Document:
 
 
 class _AssembleFn(beam.DoFn):
+    def __init__(self, max_seconds: Optional[float]):
+        self.max_seconds = max_seconds
+
     def process(self, element):
         uri, items = element
         items = list(items)
         try:
-            yield assemble(uri, items)
+            yield assemble(uri, items, self.max_seconds)
         except PageFailed as exc:
             letter = dead(exc, uri, exc.stage, items[0][0]["doc_id"])
             letter.value.error = exc.cause or letter.value.error
@@ -53,9 +66,13 @@ class _AssembleFn(beam.DoFn):
 class AssembleDocuments(beam.PTransform):
     """``(uri, (header, Page))`` -> ``Document`` and dead letters."""
 
+    def __init__(self, max_document_seconds: Optional[float] = None):
+        super().__init__()
+        self.max_document_seconds = max_document_seconds
+
     def expand(self, keyed_pages):
         return (
             keyed_pages
             | "GroupPages" >> beam.GroupByKey()
-            | "Assemble" >> beam.ParDo(_AssembleFn()).with_outputs(DEAD, main="documents")
+            | "Assemble" >> beam.ParDo(_AssembleFn(self.max_document_seconds)).with_outputs(DEAD, main="documents")
         )

@@ -39,7 +39,7 @@ def extract_records(pbegin, config: RunConfig, source=None):
     docs = pbegin | "Read" >> read
     split = docs.documents | "SplitPages" >> SplitPages(config.page_options())
     pages = split["pages"] | "ReadPages" >> ReadPages(config.ocr_engine, config.ocr_options(), config.page_options())
-    assembled = pages | "Assemble" >> AssembleDocuments()
+    assembled = pages | "Assemble" >> AssembleDocuments(config.max_document_seconds)
     if config.extractor in ("model", "auto"):  # the layout model, batched through Beam's RunInference
         from paperbeam.pipelines.infer import ExtractFieldsWithModel
 

@@ -8,7 +8,7 @@ at another (``paperbeam train`` output); it is loaded in ``setup()``, once
 per worker, never pickled.
 
 Options (``extractor_options``): ``model_path``, ``device`` (auto|cpu|cuda),
-``int8`` (None: on CPU), ``threads``, ``batch_size``.
+``int8`` (CPU only; default off, see MODEL_CARD.md), ``threads``, ``batch_size``.
 """
 
 from __future__ import annotations

@@ -34,6 +34,14 @@ def _norm(text: str) -> str:
     return _WS.sub(" ", text).strip().casefold()
 
 
+def _comparable(field_type: str, text: str, date_order: str) -> Optional[str]:
+    """``evaluate.comparable``, or None for a string the normalisers choke on (a 40-digit "amount")."""
+    try:
+        return comparable(field_type, text, date_order)
+    except (ArithmeticError, ValueError, OverflowError):
+        return None
+
+
 def _digits(text: str) -> str:
     return "".join(c for c in text if c.isdigit())
 
@@ -65,7 +73,7 @@ def find_spans(
     else:
         max_len = n_value + max(3, n_value // 3)
         min_len = max(1, n_value // 2)
-    goal = comparable(field_type, value, date_order) if typed else None
+    goal = _comparable(field_type, value, date_order) if typed else None
     squashed = _squash(value)
     goal_digits = _digits(value)
     scored: List[Tuple[float, int, int]] = []
@@ -89,7 +97,7 @@ def find_spans(
                 # dateparser is slow: only runs whose digits resemble the label's are parsed
                 if field_type == "date" and fuzz.ratio(_digits(joined), goal_digits) < 60:
                     continue
-                if goal is not None and comparable(field_type, joined, date_order) == goal:
+                if goal is not None and _comparable(field_type, joined, date_order) == goal:
                     score = 2.0 - 0.01 * k  # exact after normalisation; shorter runs first
                 else:
                     r = fuzz.ratio(_squash(joined), squashed) / 100.0

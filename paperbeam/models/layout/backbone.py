@@ -81,4 +81,8 @@ def load_encoder(path: str, config_only: bool = False):
     kwargs = {"add_pooling_layer": False} if config.model_type in ("bert", "layoutlm", "roberta", "xlm-roberta") else {}
     if config_only:
         return AutoModel.from_config(config, **kwargs)
-    return AutoModel.from_pretrained(path, local_files_only=True, **kwargs)
+    try:
+        return AutoModel.from_pretrained(path, local_files_only=True, **kwargs)
+    except OSError as exc:
+        raise ConfigError(f"Cannot load the backbone weights from {path} ({exc}). Give a folder with the model's "
+                          "config.json and model.safetensors (or pytorch_model.bin).")

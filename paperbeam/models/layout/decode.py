@@ -1,16 +1,21 @@
 """Word tags -> fields: a value, a confidence, a page and a box per field.
 
-Per field, runs of consecutive words tagged ``B-f I-f ...`` (an ``I-f`` that
-follows no run starts one) are candidates; a candidate's confidence is the
-mean, over its words, of the probability the model gave the field (B + I).
-When no word has the field as its most likely tag, the word with the highest
-``B-f`` probability (above ``fallback_min``) still makes a low-confidence
-candidate, extended over the following words whose ``I-f`` probability is
-high: for a field every document has, a likely guess scores better than none.
+Per field, runs of words tagged ``B-f I-f ...`` (an ``I-f`` that follows no
+run starts one; in text fields a run may bridge up to two "O" words, OCR
+noise inside a name) are candidates; a candidate's confidence is the mean,
+over its tagged words, of the probability the model gave the field (B + I).
+Text fields rank runs by the sum of those probabilities (a whole name beats
+a stray word), dates and amounts by the mean.
+After the tagged runs come the three words with the highest ``B-f``
+probability (above ``fallback_min``) that no run starts with, extended over
+the following words whose ``I-f`` probability is high: for a field every
+document has, a likely guess scores better than none, and their confidence
+(the model's own probability) says how sure it is.
 
-Candidates are tried best first; the value goes through the same
-normalisation as the rule-based extractor, and a date or amount that does
-not normalise is skipped for the next candidate.
+Candidates are tried best first (none under ``min_confidence``); the value goes through the same
+normalisation as the rule-based extractor. A date or amount that does not
+normalise is looked for inside the run with the rules' patterns (OCR glues
+"Date:" to the date), and failing that skipped for the next candidate.
 """
 
 from __future__ import annotations
@@ -20,42 +25,63 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 
 from paperbeam.models.extractors.base import union_box
-from paperbeam.models.extractors.rules import _strip_currency
+from paperbeam.models.extractors.rules import AMOUNT_RE, DATE_RE, _strip_currency
 from paperbeam.normalize import currency_code, normalize_value
 from paperbeam.records import Field
 from paperbeam.schema import Schema
 
 FALLBACK_MIN = 0.1
 CONTINUE_MIN = 0.3
+FALLBACKS = 3
+MIN_CONFIDENCE = 0.1  # below this a field is left out (``auto`` may then take the rules' value)
+TEXT_GAP = 2  # "O" words a name or address may span (OCR noise)
 
 
-def candidates(probs: np.ndarray, b: int, i: int, fallback_min: float = FALLBACK_MIN) -> List[Tuple[float, int, int]]:
-    """``(confidence, start, end)`` runs for the field whose B and I columns are ``b`` and ``i``."""
+def candidates(probs: np.ndarray, b: int, i: int, fallback_min: float = FALLBACK_MIN, max_gap: int = 0,
+               by_sum: bool = False) -> List[Tuple[float, float, int, int]]:
+    """``(score, confidence, start, end)`` runs for the field whose B and I columns are ``b`` and ``i``, best first.
+
+    ``max_gap``: an ``I`` may continue a run across that many words tagged "O" (OCR noise
+    inside a name or an address), which then belong to the value. ``by_sum``: rank runs by
+    the sum of their words' field probabilities (a long, coherent name beats a stray word)
+    rather than the mean. ``confidence`` is always the mean over the run's tagged words.
+    """
     tags = probs.argmax(axis=1)
     field_p = probs[:, b] + probs[:, i]
-    runs: List[Tuple[int, int]] = []
-    start = None
+    runs: List[List[int]] = []  # [start, end, tagged words...]
+    current: List[int] = []
     for k, t in enumerate(tags):
-        if t == b or (t == i and start is None):
-            if start is not None:
-                runs.append((start, k))
-            start = k
+        if t == b:
+            current = [k]
+            runs.append(current)
         elif t == i:
+            gap_ok = bool(current) and k - current[-1] - 1 <= max_gap and all(tags[g] == 0 for g in range(current[-1] + 1, k))
+            if gap_ok:
+                current.append(k)
+            else:
+                current = [k]
+                runs.append(current)
+        elif t != 0:
+            current = []
+    out = []
+    for run in runs:
+        conf = float(field_p[run].mean())
+        score = float(field_p[run].sum()) if by_sum else conf
+        out.append((score, conf, run[0], run[-1] + 1))
+    out.sort(key=lambda c: (-c[0], c[2]))
+    # Then the words most likely to start the field although another tag won, so that a
+    # field whose tagged runs do not parse (or that has none) can still be found.
+    starts = {c[2] for c in out}
+    for k in np.argsort(-probs[:, b], kind="stable")[:FALLBACKS]:
+        k = int(k)
+        if probs[k, b] < fallback_min or k in starts:
             continue
-        elif start is not None:
-            runs.append((start, k))
-            start = None
-    if start is not None:
-        runs.append((start, len(tags)))
-    out = [(float(field_p[s:e].mean()), s, e) for s, e in runs]
-    if not out and len(tags):
-        k = int(probs[:, b].argmax())
-        if probs[k, b] >= fallback_min:
-            e = k + 1
-            while e < len(tags) and probs[e, i] >= CONTINUE_MIN:
-                e += 1
-            out.append((float(field_p[k:e].mean()) * 0.5, k, e))
-    return sorted(out, key=lambda c: (-c[0], c[1]))
+        e = k + 1
+        while e < len(tags) and probs[e, i] >= CONTINUE_MIN:
+            e += 1
+        conf = float(field_p[k:e].mean())
+        out.append((-1.0 + conf, conf, k, e))
+    return out
 
 
 def decode(
@@ -65,6 +91,7 @@ def decode(
     schema: Schema,
     date_order: str = "day-first",
     extractor: str = "model",
+    min_confidence: float = MIN_CONFIDENCE,
 ) -> Dict[str, Field]:
     index = {l: k for k, l in enumerate(labels)}
     fields: Dict[str, Field] = {}
@@ -72,16 +99,24 @@ def decode(
         b, i = index.get(f"B-{spec.name}"), index.get(f"I-{spec.name}")
         if b is None or i is None or not len(words):
             continue
-        for conf, s, e in candidates(probs, b, i):
+        text_field = spec.type == "string"
+        for _score, conf, s, e in candidates(probs, b, i, max_gap=TEXT_GAP if text_field else 0, by_sum=text_field):
+            if conf < min_confidence:
+                continue
             span = list(words[s:e])
             page = span[0].page
             ws = [w.word for w in span if w.page == page]
             value = " ".join(w.text for w in ws)
             if spec.type == "money":
                 value = _strip_currency(value)
-            normalized = normalize_value(spec.type, value, date_order)
+            try:
+                normalized = normalize_value(spec.type, value, date_order)
+            except (ArithmeticError, ValueError, OverflowError):  # an OCR run of digits no amount can be
+                continue
             if spec.name == "currency":
                 normalized = currency_code(value) or value
+            if spec.type in ("date", "money") and normalized is None:
+                value, normalized = _value_inside(spec.type, value, date_order)
             if spec.type in ("date", "money", "number") and normalized is None:
                 continue
             fields[spec.name] = Field(
@@ -94,3 +129,19 @@ def decode(
             )
             break
     return fields
+
+
+def _value_inside(field_type: str, text: str, date_order: str):
+    """A date or amount inside a tagged run that OCR glued to its label ("Date:19/10/2018", "RM60.30CASH")."""
+    pattern = DATE_RE if field_type == "date" else AMOUNT_RE
+    for m in pattern.finditer(text):
+        value = m.group(0).strip()
+        if field_type == "money":
+            value = _strip_currency(value)
+        try:
+            normalized = normalize_value(field_type, value, date_order)
+        except (ArithmeticError, ValueError, OverflowError):
+            continue
+        if normalized is not None:
+            return value, normalized
+    return text, None

@@ -5,7 +5,8 @@ once per worker process through ``load_model`` and shares it across the
 process's threads (Beam's ``shared.Shared``); nothing large is pickled with
 the pipeline, only the handler's settings. The device is chosen in
 ``load_model``, on the worker: CUDA when present (fp16/bf16 autocast), else
-CPU with dynamic int8 quantisation unless ``int8=False``.
+CPU in fp32 (``int8=True``: dynamic int8 quantisation, 2-3x faster, about 2
+points of F1 lower on held-out SROIE).
 
 ``run_inference`` returns one ``PredictionResult`` per document whose
 ``inference`` is the dict of fields. A batch that fails is retried one

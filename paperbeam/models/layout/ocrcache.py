@@ -5,8 +5,10 @@ the model only needs each image's words and boxes. Training reads the same
 engine's output the pipeline will see at run time (so labels are aligned to
 real OCR text), and a second training run costs no OCR at all.
 
-The cache is one JSON file per image, ``<cache_dir>/<engine>/<stem>.json``,
-holding a ``Page.to_dict()``; it lives outside the repository.
+The cache is one JSON file per document, ``<cache_dir>/<engine>/<stem>-<hash>.json``
+(the hash of the file's bytes, so synthetic sets that reuse names never mix),
+holding ``{"pages": [Page.to_dict(), ...]}`` (or, for single images, one page
+dict); it lives outside the repository.
 """
 
 from __future__ import annotations
@@ -22,8 +24,15 @@ DEFAULT_CACHE = os.environ.get("PAPERBEAM_OCR_CACHE", os.path.expanduser("~/.cac
 
 
 def cache_path(cache_dir: str, engine_name: str, image_path: str) -> str:
+    """``<cache>/<engine>/<stem>-<sha256 of the file, 16 hex>.json``: two files with one name never share words."""
+    import hashlib
+
     stem = os.path.splitext(os.path.basename(image_path))[0]
-    return os.path.join(cache_dir, engine_name, stem + ".json")
+    h = hashlib.sha256()
+    with open(image_path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return os.path.join(cache_dir, engine_name, f"{stem}-{h.hexdigest()[:16]}.json")
 
 
 def ocr_image(image_path: str, engine, engine_name: str, cache_dir: Optional[str] = None) -> Page:
@@ -32,7 +41,8 @@ def ocr_image(image_path: str, engine, engine_name: str, cache_dir: Optional[str
     path = cache_path(cache_dir, engine_name, image_path)
     if os.path.exists(path):
         with open(path, encoding="utf-8") as fh:
-            return Page.from_dict(json.load(fh), doc_id=os.path.basename(image_path))
+            data = json.load(fh)
+        return Page.from_dict(data["pages"][0] if "pages" in data else data, doc_id=os.path.basename(image_path))
     from paperbeam.models.pages import PageOptions, read_image_page
 
     with open(image_path, "rb") as fh:

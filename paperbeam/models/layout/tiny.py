@@ -15,7 +15,7 @@ import shutil
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 
 
-def write_tiny_backbone(directory: str, hidden: int = 32, layers: int = 2) -> str:
+def write_tiny_backbone(directory: str, hidden: int = 32, layers: int = 2, with_weights: bool = False) -> str:
     from paperbeam.models.layout.backbone import package_model_dir
 
     src = package_model_dir()
@@ -28,6 +28,10 @@ def write_tiny_backbone(directory: str, hidden: int = 32, layers: int = 2) -> st
     config.update(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2, intermediate_size=2 * hidden)
     with open(os.path.join(directory, "config.json"), "w", encoding="utf-8") as fh:
         json.dump(config, fh)
+    if with_weights:
+        from paperbeam.models.layout.backbone import load_encoder
+
+        load_encoder(directory, config_only=True).save_pretrained(directory)
     return directory
 
 

@@ -220,8 +220,13 @@ def train(
     version: str = "0",
     log: Callable[[str], None] = print,
     extra: Optional[dict] = None,
+    patience: Optional[int] = None,
 ) -> dict:
-    """Fine-tune and save the best epoch to ``out_dir``; returns the training summary."""
+    """Fine-tune and save the best epoch to ``out_dir``; returns the training summary.
+
+    ``patience``: stop once validation has not improved for that many epochs.
+    ``training.json`` is rewritten after every epoch, so a run stopped early still says how it went.
+    """
     import torch
 
     from paperbeam.models.layout import backbone as bb
@@ -308,15 +313,19 @@ def train(
             best = (main, epoch)
             path, size = weights.save(model, spec, out_dir, base_state)
             log(f"  best so far: saved {path} ({size / 1e6:.1f} MB)")
-    summary = {
-        "seed": seed, "epochs": epochs, "best_epoch": best[1], "best_validation_mean_f1": best[0],
-        "train_documents": len(train_ex), "validation_documents": len(val_ex), "train_windows": len(windows),
-        "seconds": round(time.perf_counter() - started, 1), "threads": threads, "history": history,
-        "python": sys.version.split()[0], "torch": torch.__version__,
-    }
-    with open(os.path.join(out_dir, "training.json"), "w", encoding="utf-8") as fh:
-        json.dump(summary, fh, indent=2)
-        fh.write("\n")
+        summary = {
+            "seed": seed, "epochs": epochs, "epochs_run": epoch, "best_epoch": best[1],
+            "best_validation_mean_f1": best[0], "train_documents": len(train_ex),
+            "validation_documents": len(val_ex), "train_windows": len(windows), "lr": lr, "head_lr": head_lr,
+            "batch_size": batch_size, "seconds": round(time.perf_counter() - started, 1), "threads": threads,
+            "history": history, "python": sys.version.split()[0], "torch": torch.__version__,
+        }
+        with open(os.path.join(out_dir, "training.json"), "w", encoding="utf-8") as fh:
+            json.dump(summary, fh, indent=2)
+            fh.write("\n")
+        if patience is not None and epoch - best[1] >= patience:
+            log(f"no improvement for {patience} epoch(s): stopping after epoch {epoch}")
+            break
     return summary
 
 

@@ -40,6 +40,7 @@ def save(model, spec, directory: str, base_state: Dict[str, torch.Tensor]) -> Tu
             out[NEW + name] = (t.to(torch.float16) if t.dtype.is_floating_point else t).contiguous()
     path = os.path.join(directory, spec.weights)
     save_file(out, path, metadata={"format": "paperbeam-deltas/1", "backbone": spec.backbone})
+    os.chmod(path, 0o644)  # shipped in the package: readable by whoever installs it
     spec.save(directory)
     return path, os.path.getsize(path)
 
