@@ -49,13 +49,9 @@ def run(args, extra) -> int:
         if not os.path.isdir(args.records):
             raise ConfigError("Give --out DIR for the report when RECORDS is a file or a glob.")
         out = os.path.join(args.records, "review")
-    password = None
-    if args.pdf_password_file:
-        try:
-            with open(args.pdf_password_file, encoding="utf-8") as fh:
-                password = fh.read().strip("\r\n")
-        except OSError as exc:
-            raise ConfigError(f"Cannot read --pdf-password-file {args.pdf_password_file}: {exc.strerror}.")
+    from paperbeam.pipelines.options import read_password_file
+
+    password = read_password_file(args.pdf_password_file)
     run_data = load_run(args.records, args.dead_letters, args.summary)
     index = render_report(run_data, out, dpi=args.dpi, low_confidence=args.low_confidence, pdf_password=password)
     print(f"review: {len(run_data.records)} documents, {len(run_data.dead_letters)} dead letters -> {index}")

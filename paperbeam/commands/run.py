@@ -146,16 +146,9 @@ def config_from_args(args):
 
     args, _ = resolve(args)  # --config and PAPERBEAM_* (a no-op when run() has resolved already)
 
-    password = None
-    if args.pdf_password_file:
-        try:
-            with open(args.pdf_password_file, encoding="utf-8") as fh:
-                password = fh.read().strip("\r\n")
-        except OSError as exc:
-            # the value is not echoed: `--pdf-password hunter2` is an abbreviation argparse accepts
-            # for --pdf-password-file, so the "path" may be a password typed on the command line
-            raise ConfigError(f"Cannot read the --pdf-password-file: {exc.strerror}. Give the path of a file "
-                              "that holds the password (never the password itself).")
+    from paperbeam.pipelines.options import read_password_file
+
+    password = read_password_file(args.pdf_password_file)
     normalize_runner(args.runner)
     return RunConfig(
         input=_input_of(args),

@@ -51,6 +51,24 @@ class Secret:
     __str__ = __repr__
 
 
+def read_password_file(path: Optional[str]) -> Optional[str]:
+    """The password held in ``--pdf-password-file``, or None when no file is given.
+
+    The path is not echoed on error: argparse accepts ``--pdf-password X`` as an
+    abbreviation of ``--pdf-password-file``, so the "path" may be a password.
+    """
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read().strip("\r\n")
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot read the --pdf-password-file: {exc.strerror}. Give the path of a file "
+            "that holds the password (never the password itself)."
+        )
+
+
 @dataclass
 class RunConfig:
     input: str
