@@ -22,6 +22,19 @@ from test_nightly_runs import assert_accounted, make_docs
 pytestmark = pytest.mark.slow
 
 DOCS = 600
+SCANS = 16  # pages that need OCR: they keep the pipeline busy long enough to be killed halfway on any machine
+
+
+def make_scans(folder: Path, count: int) -> None:
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=28)
+    for i in range(count):
+        img = Image.new("L", (1200, 1600), 255)
+        draw = ImageDraw.Draw(img)
+        for row in range(30):
+            draw.text((60, 60 + row * 48), f"scan {i} line {row} total {i * 100 + row}.00 invoice", fill=0, font=font)
+        img.save(folder / f"scan-{i:03d}.png")
 
 
 def _command():
@@ -42,6 +55,7 @@ def _watch(stream, seen: dict) -> None:
 def test_sigkill_halfway_then_the_next_run_completes_exactly_once(tmp_path):
     inp, out = tmp_path / "inbox", tmp_path / "out"
     make_docs(inp, DOCS)
+    make_scans(inp, SCANS)
     (inp / "broken.pdf").write_bytes(b"%PDF-1.4 truncated")
     argv = _command() + ["--log-format", "json", "run", "--input", str(inp), "--output", str(out),
                          "--incremental", "--workers", "2", "--progress"]
@@ -54,7 +68,7 @@ def test_sigkill_halfway_then_the_next_run_completes_exactly_once(tmp_path):
         if staged_at is None and list(out.glob(".staging-*")):
             staged_at = time.time()  # the pipeline is starting
         # Kill once some pages are done, or (progress is reported coarsely) 2.5 s into the pipeline.
-        if staged_at and (0 < seen["pages"] < DOCS or time.time() - staged_at > 2.5):
+        if staged_at and (0 < seen["pages"] < DOCS + SCANS or time.time() - staged_at > 2.5):
             break
         time.sleep(0.05)
     assert proc.poll() is None, "the run finished before it could be killed; give it more documents"
@@ -74,9 +88,9 @@ def test_sigkill_halfway_then_the_next_run_completes_exactly_once(tmp_path):
     assert again.returncode == 5, again.stderr[-2000:]  # done, with the one broken file as a dead letter
     summary = json.loads(again.stdout)
     assert summary["incremental"]["recovered"]["rolled_back"] == [killed[0][0]]
-    assert (summary["inputs"], summary["records"], summary["dead_letters"]) == (DOCS + 1, DOCS, 1)
+    assert (summary["inputs"], summary["records"], summary["dead_letters"]) == (DOCS + SCANS + 1, DOCS + SCANS, 1)
     recs, _ = assert_accounted(inp, out)
-    assert len({r["id"] for r in recs}) == DOCS, "no duplicate document ids"
+    assert len({r["id"] for r in recs}) == DOCS + SCANS, "no duplicate document ids"
     assert not list(out.glob(".staging-*")) and not list(out.glob("beam-temp-*"))
     with sqlite3.connect(ledger) as db:
         statuses = dict(db.execute("SELECT run_id, status FROM paperbeam_runs").fetchall())
