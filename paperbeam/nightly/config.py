@@ -26,6 +26,7 @@ import os
 import shlex
 from typing import Dict, List, Optional, Tuple
 
+from paperbeam.connectors.config import as_bool
 from paperbeam.errors import ConfigError
 
 ENV_PREFIX = "PAPERBEAM_"
@@ -55,22 +56,11 @@ def defer_defaults(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(**{DEFAULTS_ATTR: table})
 
 
-def _as_bool(value, where: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off", ""):
-        return False
-    raise ConfigError(f"{where}: expected true or false, got {value!r}.")
-
-
 def _convert(action: argparse.Action, value, where: str):
     if value is None:
         return None
     if action.nargs == 0 or isinstance(action, argparse.BooleanOptionalAction):  # flags
-        return _as_bool(value, where)
+        return as_bool(value, where)
     if isinstance(value, (list, dict)):
         raise ConfigError(f"{where}: expected a single value, got {type(value).__name__}.")
     if isinstance(action, argparse._AppendAction):  # repeatable options take a list (or one value)
