@@ -168,6 +168,26 @@ def test_unknown_ocr_engine_lists_the_known_ones(capsys, small_inputs, tmp_path)
     _nothing_written(out)
 
 
+def test_rapidocr_engine_runs_from_the_command_line(tmp_path):
+    """Every engine gets only the run options it has: RapidOCR has no --psm, and must still run."""
+    pytest.importorskip("rapidocr")
+    src = tmp_path / "in"
+    src.mkdir()
+    F.make_png(src)
+    out = tmp_path / "out"
+    assert _run("--input", src, "--output", out, "--ocr", "rapidocr") == 0
+    (record,) = _lines(out, "records")
+    assert record["pages"][0]["engine"].startswith("rapidocr")
+
+
+def test_an_option_the_engine_does_not_have_is_a_config_error(capsys, small_inputs, tmp_path):
+    pytest.importorskip("rapidocr")
+    out = tmp_path / "out"
+    err = _config_error(capsys, "--input", small_inputs, "--output", out, "--ocr", "rapidocr", "--psm", "6")
+    assert "'rapidocr' has no option psm" in err
+    _nothing_written(out)
+
+
 def test_unreadable_password_file(capsys, small_inputs, tmp_path):
     out = tmp_path / "out"
     err = _config_error(capsys, "--input", small_inputs, "--output", out, "--pdf-password-file", tmp_path / "nope.txt")

@@ -136,14 +136,28 @@ def test_the_model_extractor_and_auto_fill_from_rules(tiny):
     assert all(f.extractor in ("model", "rules") for f in out.values())
 
 
-def test_rules_fill_only_empty_fields_and_only_when_confident():
-    model = {"total_amount": Field("12.50", "12.50", 0.9, extractor="model")}
+def test_the_surer_extractor_wins_each_field():
+    model = {"total_amount": Field("12.50", "12.50", 0.9, extractor="model"),
+             "vendor_address": Field("1 Main St", "1 Main St", 0.7, extractor="model"),
+             "tax_amount": Field("1.00", "1.00", 0.6, extractor="model")}
     rules = {
         "total_amount": Field("99.00", "99.00", 0.99, extractor="rules"),
+        "vendor_address": Field("Main", "Main", 0.4, extractor="rules"),
+        "tax_amount": Field("2.00", "2.00", 0.6, extractor="rules"),
         "document_date": Field("01/02/2020", "2020-02-01", 0.8, extractor="rules"),
         "vendor_name": Field("ACME", "ACME", 0.2, extractor="rules"),
     }
     out = combine(model, rules, INVOICE, rule_min_confidence=0.5)
-    assert out["total_amount"].extractor == "model" and out["total_amount"].value == "12.50"
-    assert out["document_date"].extractor == "rules"
-    assert "vendor_name" not in out
+    assert out["total_amount"].extractor == "rules" and out["total_amount"].value == "99.00"  # surer
+    assert out["vendor_address"].extractor == "model"
+    assert out["tax_amount"].extractor == "model"  # a tie goes to the model
+    assert out["document_date"].extractor == "rules"  # the model left it empty; the rules are sure enough
+    assert "vendor_name" not in out  # ... and here they are not
+
+
+def test_without_arbitration_rules_fill_only_empty_fields():
+    model = {"total_amount": Field("12.50", "12.50", 0.9, extractor="model")}
+    rules = {"total_amount": Field("99.00", "99.00", 0.99, extractor="rules"),
+             "document_date": Field("01/02/2020", "2020-02-01", 0.8, extractor="rules")}
+    out = combine(model, rules, INVOICE, rule_min_confidence=0.5, arbitrate=False)
+    assert out["total_amount"].extractor == "model" and out["document_date"].extractor == "rules"

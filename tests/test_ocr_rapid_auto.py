@@ -129,3 +129,77 @@ def test_missing_rapidocr_names_the_extra(monkeypatch):
     with pytest.raises(MissingDependency) as err:
         RapidOcrEngine()
     assert "pip install paperbeam[rapidocr]" in str(err.value)
+
+
+def tall_page(lines=36, size=26, gap=46, width=900, margin=40):
+    """An invoice-sized page: many lines of text, so the auto engine probes a band of it."""
+    font = ImageFont.truetype(FONT, size)
+    img = Image.new("L", (width, margin * 2 + gap * lines), 255)
+    draw = ImageDraw.Draw(img)
+    for i in range(lines):
+        draw.text((margin, margin + i * gap), f"{LINES[i % len(LINES)]} line {i + 1}", fill=0, font=font)
+    return img
+
+
+def test_probe_bands_spread_over_the_text_and_cut_at_blank_rows():
+    from paperbeam.models.ocr.auto import probe_bands, stack_bands
+
+    page = np.full((3000, 800), 255, np.uint8)
+    for y in range(300, 2700, 40):  # lines of "text" from 300 to 2700
+        page[y:y + 20, 100:700:6] = 0
+    bands = probe_bands(page)
+    assert len(bands) == 3
+    middles = [(a + b) / 2 for a, b in bands]
+    assert middles[0] < 1000 < middles[1] < 2000 < middles[2]  # top, middle and bottom of the text
+    for a, b in bands:
+        assert (page[a] == 255).all() and (page[b - 1] == 255).all()  # never through a line
+    assert 0.2 < sum(b - a for a, b in bands) / 3000 < 0.45
+    stacked = stack_bands(Image.fromarray(page), bands)
+    assert stacked.height == sum(b - a for a, b in bands) + 2 * 24 and stacked.width == 800
+    assert probe_bands(page[:700]) == [(0, 700)]  # short pages are read whole
+
+
+def test_auto_judges_a_tall_clean_page_from_a_probe(auto):
+    img = tall_page()
+    result = auto.recognize(img)
+    d = result.details
+    assert "probe" in d and sum(b - a for a, b in d["probe"]["rows"]) < img.height * 0.6
+    assert d["chosen"] == "tesseract" and d["tesseract"]["reread"] is False
+    text = " ".join(w.text for w in result.words)
+    assert "line 1" in text and "line 36" in text  # the whole page was read, not only the probe
+
+
+def test_auto_rereads_a_tall_degraded_page_from_its_probe(auto):
+    bad = degrade(tall_page().convert("RGB"))
+    result = auto.recognize(bad)
+    d = result.details
+    assert "probe" in d and d["tesseract"]["reread"] is True
+    assert d["chosen"] == "rapidocr"
+    assert "rapidocr" in d["seconds"]
+    assert "INVOICE" in " ".join(w.text for w in result.words)
+
+
+def test_alphabet_of_the_requested_languages():
+    from paperbeam.models.ocr.alphabet import allowed_characters
+
+    eng = allowed_characters("eng")
+    assert {"a", "Z", "0", ",", "/", "€", "°"} <= eng and "à" not in eng and "。" not in eng
+    deu = allowed_characters("eng+deu")
+    assert {"ä", "ß", "à"} <= deu and "一" not in deu
+    assert allowed_characters("chi_sim") is None and allowed_characters("eng+jpn") is None
+
+
+def test_recogniser_chooses_only_characters_of_the_language(rapid):
+    """A line whose likeliest character is 'à' reads 'a' (the next best) in English, 'à' in French."""
+    decoder = rapid._ocr.text_rec.postprocess_op
+    charset = list(decoder.character)
+    want = {c: charset.index(c) for c in ("a", "à", "b")}
+    preds = np.zeros((1, 5, len(charset)), np.float32)
+    preds[0, :, 0] = 1.0  # blank
+    preds[0, 1, 0], preds[0, 1, want["b"]] = 0.0, 0.9
+    preds[0, 3, 0], preds[0, 3, want["à"]], preds[0, 3, want["a"]] = 0.0, 0.6, 0.3
+    (text, _score), = decoder(preds)[0]
+    assert text == "ba"
+    french = RapidOcrEngine(lang="fra")
+    (text, _score), = french._ocr.text_rec.postprocess_op(preds)[0]
+    assert text == "bà"

@@ -17,6 +17,7 @@ from typing import List, Optional
 import apache_beam as beam
 
 from paperbeam import plugins
+from paperbeam.models.ocr.base import build_engine
 from paperbeam.pipelines.assemble import AssembleDocuments
 from paperbeam.pipelines.deadletters import DEAD
 from paperbeam.pipelines.extract import ExtractFields
@@ -67,7 +68,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: RunConfig, connectors=None) 
 
 def check_plugins(config: RunConfig) -> None:
     """The engine and extractor exist and can run here: checked before any work starts."""
-    engine = plugins.load("ocr_engines", config.ocr_engine)(**config.ocr_options())
+    engine = build_engine(plugins.load("ocr_engines", config.ocr_engine), config.ocr_options(), config.ocr_engine)
     engine.check()
     plugins.load("extractors", config.extractor)
 

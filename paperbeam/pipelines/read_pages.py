@@ -21,6 +21,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from paperbeam import plugins
+from paperbeam.models.ocr.base import build_engine
 from paperbeam.errors import CorruptDocument, DocumentError, DocumentTimeout, OcrTimeout
 from paperbeam.models import formats
 from paperbeam.models.pages import DocumentCache, PageOptions, read_image_page, read_pdf_page
@@ -163,7 +164,7 @@ class _ReadPageFn(beam.DoFn):
         }
 
     def setup(self):
-        self.engine = plugins.load("ocr_engines", self.engine_name)(**self.engine_options)
+        self.engine = build_engine(plugins.load("ocr_engines", self.engine_name), self.engine_options, self.engine_name)
         self.cache = DocumentCache(size=2)
         self.doc_seconds: "OrderedDict[str, float]" = OrderedDict()  # seconds spent per document on this worker
         self.progress = ProgressChannel()  # reports pages to the driver's progress bar (direct runner only)
@@ -187,7 +188,7 @@ class _ReadPageFn(beam.DoFn):
         except Exception as exc:  # noqa: BLE001 - recorded on the page; the document becomes a dead letter
             self.failed_pages.inc()
             if getattr(exc, "abandoned", False):  # a hung in-process engine: never call it again
-                self.engine = plugins.load("ocr_engines", self.engine_name)(**self.engine_options)
+                self.engine = build_engine(plugins.load("ocr_engines", self.engine_name), self.engine_options, self.engine_name)
             stage = getattr(exc, "stage", "read") if isinstance(exc, DocumentError) else "ocr"
             page = Page(
                 doc_id=ref.doc_id, page_number=ref.page_number, width=0, height=0, unit="px", source=SOURCE_OCR,

@@ -1,10 +1,21 @@
-"""Model first, rules for what the model leaves empty (name ``auto``).
+"""The layout model and the rules together (name ``auto``): per field, the surer one.
 
-The layout model is the better extractor where it answers; the rule-based
-extractor still knows fields the model was never taught well, or finds a
-value the model missed. A field the model left empty is taken from the rules
-only when the rules' own confidence is at least ``rule_min_confidence``
-(default 0.5). Every field keeps the name of the extractor that produced it
+Both extractors say how sure they are of each value (the model: the mean
+probability of the tagged words; the rules: the score of the label and
+pattern that found it). Neither is better on every field: on held-out
+receipts the model finds vendor names and addresses the rules miss, while
+the rules' label scoring ("TOTAL", "ROUNDED", "CASH") picks the total far
+more often than the model, which confuses it with the subtotal or the cash
+tendered; when they disagree, the wrong answer usually carries the lower
+confidence. So for each field:
+
+* both answered: the higher confidence wins (the model on a tie);
+* only the model answered: the model's value;
+* only the rules answered: their value when their confidence is at least
+  ``rule_min_confidence`` (default 0.5).
+
+``arbitrate=False`` gives the plain "model first, rules fill the gaps"
+combination. Every field keeps the name of the extractor that produced it
 (``Field.extractor``: "model" or "rules").
 """
 
@@ -21,14 +32,17 @@ RULE_MIN_CONFIDENCE = 0.5
 
 
 def combine(model_fields: Dict[str, Field], rule_fields: Dict[str, Field], schema,
-            rule_min_confidence: float = RULE_MIN_CONFIDENCE) -> Dict[str, Field]:
-    """The model's fields, plus the rules' for fields the model left empty (if confident enough), in schema order."""
+            rule_min_confidence: float = RULE_MIN_CONFIDENCE, arbitrate: bool = True) -> Dict[str, Field]:
+    """Per field, the model's or the rules' value (see the module docstring), in schema order."""
     out: Dict[str, Field] = {}
     for spec in schema.fields:
         f = model_fields.get(spec.name)
-        if f is None or not (f.value or "").strip():
-            r = rule_fields.get(spec.name)
+        r = rule_fields.get(spec.name)
+        model_empty = f is None or not (f.value or "").strip()
+        if model_empty:
             f = r if r is not None and r.confidence >= rule_min_confidence else None
+        elif arbitrate and r is not None and (r.value or "").strip() and r.confidence > f.confidence:
+            f = r
         if f is not None:
             out[spec.name] = f
     return out
@@ -41,6 +55,7 @@ class AutoExtractor(FieldExtractor):
     def __init__(self, schema, date_order: str = "day-first", **options):
         super().__init__(schema, date_order, **options)
         self.rule_min_confidence = float(options.pop("rule_min_confidence", RULE_MIN_CONFIDENCE))
+        self.arbitrate = str(options.pop("arbitrate", True)).lower() not in ("false", "0", "no", "off")
         self.model = ModelExtractor(schema, date_order, **options)
         self.rules = RuleExtractor(schema, date_order)
 
@@ -57,5 +72,5 @@ class AutoExtractor(FieldExtractor):
 
     def extract_many(self, documents: List[Document]) -> List[Dict[str, Field]]:
         found = self.model.extract_many(documents)
-        return [combine(m, self.rules.extract(d), self.schema, self.rule_min_confidence)
+        return [combine(m, self.rules.extract(d), self.schema, self.rule_min_confidence, self.arbitrate)
                 for m, d in zip(found, documents)]

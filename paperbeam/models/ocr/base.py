@@ -8,6 +8,7 @@ images between calls.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import List, Optional
 
@@ -50,3 +51,30 @@ class OcrEngine:
 
 def mean_confidence(words: List[Word]) -> Optional[float]:
     return sum(w.confidence for w in words) / len(words) if words else None
+
+
+def build_engine(factory, options: dict, name: Optional[str] = None) -> OcrEngine:
+    """``factory(**options)``, passing only the options the engine takes.
+
+    Why: the run command has one set of OCR options (``--lang``, ``--psm``,
+    ``--ocr-timeout``) for every engine, and not every engine has each one
+    (RapidOCR has no page segmentation modes; a plugin may have none of
+    them). An option left at its default (None) is dropped quietly; one the
+    user set for an engine that cannot use it is a configuration error that
+    names the engine, rather than a TypeError from deep inside a worker.
+    """
+    from paperbeam.errors import ConfigError
+
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # a builtin or C factory: trust it with everything
+        return factory(**options)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return factory(**options)
+    unknown = {k: v for k, v in options.items() if k not in params}
+    refused = sorted(k for k, v in unknown.items() if v is not None and not (k == "lang" and v == "eng"))
+    if refused:
+        label = name or getattr(factory, "name", None) or getattr(factory, "__name__", "this engine")
+        raise ConfigError(f"The OCR engine {label!r} has no option {', '.join(refused)}; "
+                          f"it takes: {', '.join(p for p in params if p != 'self') or 'no options'}.")
+    return factory(**{k: v for k, v in options.items() if k in params})

@@ -13,6 +13,12 @@ quadrilateral proportional to its character span, so the result has the same
 shape as tesseract's: Words with boxes, a line index per line, and a
 confidence (the line's recognition score).
 
+Languages: ``lang`` takes tesseract's codes ("eng", "eng+deu"). When all of
+them are Latin-script languages, the recogniser may only choose characters
+those languages use (``paperbeam.models.ocr.alphabet``): RapidOCR's model also knows Chinese and
+Japanese, and on faint English text it sometimes picks "à" or a CJK
+character where the next-best reading is the right letter.
+
 Threads: onnxruntime defaults to one thread per core; several Beam workers on
 one machine then fight over the cores. ``threads`` (default 1) sets
 intra-op and inter-op threads. The CUDA execution provider is used when
@@ -29,6 +35,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from paperbeam.errors import ConfigError, MissingDependency, OcrFailed
+from paperbeam.models.ocr.alphabet import allowed_characters
 from paperbeam.models.ocr.base import OcrEngine, OcrResult, mean_confidence
 from paperbeam.models.ocr.preprocess import PreprocessOptions, options_from, prepare
 from paperbeam.records import Word
@@ -106,6 +113,26 @@ def reading_order(quads: Sequence, texts: Sequence[str], scores: Sequence[float]
     return [sorted(row, key=lambda it: it[0][:, 0].min()) for row in rows]
 
 
+class LimitedDecoder:
+    """RapidOCR's CTC decoder, with the banned characters' probabilities set to zero before it picks."""
+
+    def __init__(self, decoder, banned: np.ndarray):
+        self.decoder = decoder
+        self.banned = banned
+        self.character = decoder.character
+
+    def __call__(self, preds, *args, **kwargs):
+        if len(self.banned) and getattr(preds, "ndim", 0) == 3:
+            preds = np.array(preds, copy=True)
+            preds[:, :, self.banned] = 0.0
+        return self.decoder(preds, *args, **kwargs)
+
+    def __getattr__(self, name):
+        if name == "decoder":  # not set yet (copy, unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.decoder, name)
+
+
 class RapidOcrEngine(OcrEngine):
     """RapidOCR engine (ONNX models from the rapidocr wheel).
 
@@ -115,13 +142,16 @@ class RapidOcrEngine(OcrEngine):
       device: "auto" (CUDA when onnxruntime offers it), "cpu" or "cuda".
       text_score: lines recognised below this score are dropped (RapidOCR's default 0.5).
       model_dir: a directory holding the three ONNX files, instead of the wheel's.
+      lang: tesseract-style language codes joined with '+' ("eng" by default); Latin-script
+        languages limit the characters the recogniser may choose; others leave them all.
       timeout: seconds per page; a page over it raises OcrFailed (checked after the fact: onnxruntime cannot be interrupted).
     """
 
     name = "rapidocr"
 
     def __init__(self, preprocess=True, threads: int = 1, device: str = "auto", text_score: float = 0.5,
-                 model_dir: Optional[str] = None, timeout: Optional[float] = None):
+                 model_dir: Optional[str] = None, timeout: Optional[float] = None,
+                 lang: str = "eng"):
         if device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"RapidOCR device must be 'auto', 'cpu' or 'cuda', not {device!r}.")
         if int(threads) < 0:
@@ -131,6 +161,7 @@ class RapidOcrEngine(OcrEngine):
         self.device = device
         self.text_score = float(text_score)
         self.timeout = timeout
+        self.lang = lang
         rapidocr = _import()
         import onnxruntime
 
@@ -158,6 +189,7 @@ class RapidOcrEngine(OcrEngine):
         try:
             self._ocr = RapidOCR(params=params)
             self._load_models()
+            self._limit_alphabet()
         except Exception as e:  # a broken install or model file: say so before any work starts
             raise ConfigError(f"RapidOCR could not load its models from {root}: {e}") from e
         self._version = f"rapidocr {getattr(rapidocr, '__version__', None) or _rapidocr_version()}"
@@ -170,6 +202,18 @@ class RapidOcrEngine(OcrEngine):
                 fn()
         if not hasattr(self._ocr, "_load_det_model"):  # another rapidocr layout: warm up on a blank image
             self._ocr(np.full((64, 64, 3), 255, np.uint8))
+
+    def _limit_alphabet(self) -> None:
+        """Let the recogniser choose only characters of the requested languages (see alphabet.py)."""
+        allowed = allowed_characters(self.lang)
+        rec = getattr(self._ocr, "text_rec", None)
+        decoder = getattr(rec, "postprocess_op", None)
+        charset = getattr(decoder, "character", None)
+        if allowed is None or charset is None:
+            return
+        # index 0 is CTC's blank; anything else outside the alphabet is never chosen
+        banned = np.array([k for k, c in enumerate(charset) if k and c not in allowed], dtype=np.int64)
+        rec.postprocess_op = LimitedDecoder(decoder, banned)
 
     def version(self) -> str:
         return self._version
