@@ -85,6 +85,18 @@ def test_a_value_printed_twice_is_tagged_twice_and_fields_never_share_words():
     assert find_spans(words, "12.50", "money", [False, True, False, True]) == []
 
 
+def test_dates_in_any_printed_form_and_currency_symbols_align_to_their_normalised_labels():
+    """Truth holds 2020-12-06 and AUD; the page prints 06.12.2020, 20 Feb 2017 and A$."""
+    assert find_spans(["Invoice", "Date:", "06.12.2020", "Due"], "2020-12-06", "date", [False] * 4) == [(2, 3)]
+    assert find_spans(["Date", "20", "Feb", "2017", "No"], "2017-02-20", "date", [False] * 5) == [(1, 4)]
+    texts = ["TOTAL", "A$", "159,725.47", "paid", "by", "card"]
+    tags, missed = align(texts, {"total_amount": "159725.47", "currency": "AUD"}, TYPES, LABELS)
+    assert not missed
+    assert [LABELS[t] for t in tags[:3]] == ["O", "B-currency", "B-total_amount"]
+    tags, missed = align(["TOTAL", "EUR", "10.00"], {"currency": "GBP"}, TYPES, LABELS)
+    assert missed == ["currency"]
+
+
 def _probs(tags):
     p = np.full((len(tags), len(LABELS)), 0.01, dtype=np.float32)
     for k, t in enumerate(tags):

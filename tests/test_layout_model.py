@@ -60,7 +60,8 @@ def test_only_the_changed_weights_are_saved_and_loading_restores_the_model(tiny,
 
     saved = load_file(path)
     assert not any("word_embeddings" in k for k in saved)
-    assert all(v.dtype == torch.float16 for v in saved.values())
+    assert {v.dtype for v in saved.values()} == {torch.float16, torch.int8, torch.float32}  # matrices' deltas in int8
+    assert all(k.startswith(("delta8.", "scale.")) for k, v in saved.items() if v.dtype == torch.int8 or k.startswith("scale."))
     # the "backbone" at load time must be the same random init: load it from the saved base
     import paperbeam.models.layout.model as model_mod
 
@@ -79,6 +80,17 @@ def test_only_the_changed_weights_are_saved_and_loading_restores_the_model(tiny,
     assert spec.labels == tiny.spec.labels
     for name, t in tiny.model.state_dict().items():
         assert torch.allclose(loaded.state_dict()[name].float(), t.float(), atol=2e-3), name
+
+
+def test_int8_row_deltas_round_trip_within_a_step():
+    torch.manual_seed(0)
+    delta = torch.randn(6, 50) * torch.tensor([1e-4, 1e-3, 1e-2, 0.1, 1.0, 0.0]).unsqueeze(1)
+    values, scale = weights.quantize_rows(delta)
+    assert values.dtype == torch.int8 and scale.shape == (6,)
+    back = values.float() * scale.float().unsqueeze(1)
+    step = delta.abs().amax(dim=1) / 127
+    assert ((back - delta).abs().amax(dim=1) <= step * 0.51 + 1e-7).all()
+    assert (back[5] == 0).all()
 
 
 def test_int8_quantisation_keeps_the_predictions_close(tiny):

@@ -9,7 +9,13 @@ we look for runs of consecutive words (in reading order) that say the value:
   evaluator uses (ISO date, decimal) equals the label's; failing that, a
   near-identical string (similarity >= ``short_min``);
 * text: the run whose joined text is most similar to the label (rapidfuzz
-  ratio, white space and case ignored), if at least ``text_min``.
+  ratio, white space and case ignored), if at least ``text_min``;
+* currency: the run whose currency code equals the label's ("A$" and
+  "AUD" are both AUD), since truth holds the ISO code and the page a symbol.
+
+Dates are only parsed (dateparser is slow) for runs whose digits, taken in
+any order, resemble the label's: "06.12.2020" must be tried for the label
+2020-12-06, and "20 Feb 2017" (month in letters) for 2017-02-20.
 
 Every run that scores as well as the best one is tagged (a total printed
 twice is the total twice). Fields are placed in a fixed order and never take
@@ -20,7 +26,7 @@ so training can report how many labels were lost.
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from paperbeam.models.evaluate import comparable
 
@@ -46,6 +52,10 @@ def _digits(text: str) -> str:
     return "".join(c for c in text if c.isdigit())
 
 
+def _sorted_digits(text: str) -> str:
+    return "".join(sorted(_digits(text)))
+
+
 def _squash(text: str) -> str:
     return _WS.sub("", text).casefold()
 
@@ -58,8 +68,12 @@ def find_spans(
     text_min: float = TEXT_MIN,
     short_min: float = SHORT_MIN,
     date_order: str = "day-first",
+    normalizer: Optional[Callable[[str], Optional[str]]] = None,
 ) -> List[Tuple[int, int]]:
-    """Runs ``[start, end)`` of ``texts`` that hold ``value`` (best score only, non-overlapping)."""
+    """Runs ``[start, end)`` of ``texts`` that hold ``value`` (best score only, non-overlapping).
+
+    ``normalizer``: a run matches when ``normalizer(run) == normalizer(value)`` (currency codes).
+    """
     from rapidfuzz import fuzz
 
     target = _norm(value)
@@ -67,7 +81,10 @@ def find_spans(
         return []
     n_value = len(target.split(" "))
     typed = field_type in ("date", "money", "number")
-    if typed:
+    goal_code = normalizer(value) if normalizer else None
+    if normalizer:
+        max_len, min_len = 3, 1
+    elif typed:
         max_len = min(6, n_value + 3)
         min_len = 1
     else:
@@ -75,7 +92,7 @@ def find_spans(
         min_len = max(1, n_value // 2)
     goal = _comparable(field_type, value, date_order) if typed else None
     squashed = _squash(value)
-    goal_digits = _digits(value)
+    goal_digits = _sorted_digits(value)
     scored: List[Tuple[float, int, int]] = []
     n = len(texts)
     for i in range(n):
@@ -90,12 +107,14 @@ def find_spans(
             if k < min_len:
                 continue
             joined = " ".join(parts)
-            if typed:
+            if normalizer:
+                score = 2.0 - 0.01 * k if goal_code and normalizer(joined) == goal_code else 0.0
+            elif typed:
                 if not _DIGIT.search(joined):
                     continue
                 score = 0.0
                 # dateparser is slow: only runs whose digits resemble the label's are parsed
-                if field_type == "date" and fuzz.ratio(_digits(joined), goal_digits) < 60:
+                if field_type == "date" and fuzz.ratio(_sorted_digits(joined), goal_digits) < 60:
                     continue
                 if goal is not None and _comparable(field_type, joined, date_order) == goal:
                     score = 2.0 - 0.01 * k  # exact after normalisation; shorter runs first
@@ -125,6 +144,12 @@ def find_spans(
     return sorted(chosen)
 
 
+def _currency(text: str) -> Optional[str]:
+    from paperbeam.normalize import currency_code
+
+    return currency_code(text)
+
+
 def align(
     texts: Sequence[str],
     values: Dict[str, Optional[str]],
@@ -143,7 +168,8 @@ def align(
         value = values.get(name)
         if value is None or not str(value).strip() or f"B-{name}" not in index:
             continue
-        spans = find_spans(texts, str(value), field_types.get(name, "string"), taken, date_order=date_order)
+        spans = find_spans(texts, str(value), field_types.get(name, "string"), taken, date_order=date_order,
+                           normalizer=_currency if name == "currency" else None)
         if not spans:
             missed.append(name)
             continue

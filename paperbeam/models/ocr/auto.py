@@ -112,7 +112,7 @@ def char_confidence(words) -> Optional[float]:
 
 
 class AutoEngine(OcrEngine):
-    """Tesseract, re-read with RapidOCR when the first read looks poor.
+    """Tesseract, or RapidOCR when tesseract's read of a probe of the page looks poor.
 
     Options:
       lang, psm, preprocess, timeout, osd: passed to TesseractEngine.
@@ -120,7 +120,7 @@ class AutoEngine(OcrEngine):
       max_unsure_share: re-read when more than this share of words have confidence < 0.6 (0.10).
       min_chars: pages where tesseract found fewer characters are re-read too (a blank-looking
         read of a photo is often a failed read); 0 turns this off.
-      probe: judge the page from tesseract's read of a band of it (True, the default) or
+      probe: judge the page from tesseract's read of three bands of it (True, the default) or
         from a full read (False: slower on pages that go to RapidOCR).
       rapidocr: a dict of RapidOcrEngine options (threads, device, text_score, model_dir).
       threads: threads for both engines (1).
