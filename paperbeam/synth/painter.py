@@ -71,7 +71,7 @@ class Painter:
                 return  # a field is recorded where it is first printed
             self.fields[name] = {"value": value, "page": self.page, "bbox": list(bbox)}
             return
-        old["value"] = f"{old['value']}, {value}"
+        old["value"] = f"{old['value']} {value}"
         ob = old["bbox"]
         old["bbox"] = [min(ob[0], bbox[0]), min(ob[1], bbox[1]), max(ob[2], bbox[2]), max(ob[3], bbox[3])]
 

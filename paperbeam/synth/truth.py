@@ -14,8 +14,10 @@ what the generator *meant* (the Decimal total, the date object), not from
 parsing the printed text, so the truth can catch a wrong normaliser:
 dates ISO 8601, amounts a plain decimal string with two decimals, currency an
 ISO 4217 code, strings with white space collapsed. A value printed over
-several lines (an address) is its lines joined with ", ", and its box is the
-union of the lines' boxes. Boxes are in page units with the origin top-left:
+several lines (an address) is its lines as printed, joined with a space (as
+SROIE labels are, and as a reader of the lines in order gets them: the
+evaluator compares exactly, so both conventions must agree), and its box is
+the union of the lines' boxes. Boxes are in page units with the origin top-left:
 points for PDFs (born-digital or image-only), pixels for PNG/JPEG/TIFF.
 """
 

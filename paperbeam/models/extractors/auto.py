@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Dict, List
 
+from paperbeam.connectors.config import as_bool
 from paperbeam.models.extractors.base import FieldExtractor
 from paperbeam.models.extractors.model import ModelExtractor
 from paperbeam.models.extractors.rules import RuleExtractor
@@ -55,7 +56,7 @@ class AutoExtractor(FieldExtractor):
     def __init__(self, schema, date_order: str = "day-first", **options):
         super().__init__(schema, date_order, **options)
         self.rule_min_confidence = float(options.pop("rule_min_confidence", RULE_MIN_CONFIDENCE))
-        self.arbitrate = str(options.pop("arbitrate", True)).lower() not in ("false", "0", "no", "off")
+        self.arbitrate = as_bool(options.pop("arbitrate", True), "arbitrate")
         self.model = ModelExtractor(schema, date_order, **options)
         self.rules = RuleExtractor(schema, date_order)
 
