@@ -1,21 +1,22 @@
-"""The layout model and the rules together (name ``auto``): per field, the surer one.
+"""The layout model and the rules together (name ``auto``): per field, the one more often right.
 
-Both extractors say how sure they are of each value (the model: the mean
-probability of the tagged words; the rules: the score of the label and
-pattern that found it). Neither is better on every field: on held-out
-receipts the model finds vendor names and addresses the rules miss, while
-the rules' label scoring ("TOTAL", "ROUNDED", "CASH") picks the total far
-more often than the model, which confuses it with the subtotal or the cash
-tendered; when they disagree, the wrong answer usually carries the lower
-confidence. So for each field:
+Neither extractor is better on every field. The rules' label scoring
+("TOTAL", "ROUNDED", "CASH", "Due date") finds amounts and dates more often
+than the model, which confuses the total with the subtotal or the cash
+tendered; the model finds vendor names, addresses and document numbers the
+rules miss. Measured on held-out SROIE receipts and synthetic invoices
+(MODEL_CARD.md), so for each field:
 
-* both answered: the higher confidence wins (the model on a tie);
-* only the model answered: the model's value;
-* only the rules answered: their value when their confidence is at least
-  ``rule_min_confidence`` (default 0.5).
+* amounts and dates: the rules' value when their confidence is at least
+  ``rule_min_confidence`` (default 0.5), else the model's;
+* text (names, addresses, numbers): when both answered, the one with the
+  higher confidence (the model on a tie; the model's is the mean probability
+  of its tagged words, the rules' the score of the label and pattern that
+  found the value); when only one answered, that one (the rules only at
+  ``rule_min_confidence`` or above).
 
 ``arbitrate=False`` gives the plain "model first, rules fill the gaps"
-combination. Every field keeps the name of the extractor that produced it
+combination for every field. Every field keeps the name of the extractor that produced it
 (``Field.extractor``: "model" or "rules").
 """
 
@@ -30,6 +31,7 @@ from paperbeam.models.extractors.rules import RuleExtractor
 from paperbeam.records import Document, Field
 
 RULE_MIN_CONFIDENCE = 0.5
+RULES_FIRST = ("money", "date")  # field types where the rules' confident value wins
 
 
 def combine(model_fields: Dict[str, Field], rule_fields: Dict[str, Field], schema,
@@ -39,10 +41,10 @@ def combine(model_fields: Dict[str, Field], rule_fields: Dict[str, Field], schem
     for spec in schema.fields:
         f = model_fields.get(spec.name)
         r = rule_fields.get(spec.name)
-        model_empty = f is None or not (f.value or "").strip()
-        if model_empty:
-            f = r if r is not None and r.confidence >= rule_min_confidence else None
-        elif arbitrate and r is not None and (r.value or "").strip() and r.confidence > f.confidence:
+        rules_sure = r is not None and bool((r.value or "").strip()) and r.confidence >= rule_min_confidence
+        if f is None or not (f.value or "").strip():
+            f = r if rules_sure else None
+        elif arbitrate and rules_sure and (spec.type in RULES_FIRST or r.confidence > f.confidence):
             f = r
         if f is not None:
             out[spec.name] = f
