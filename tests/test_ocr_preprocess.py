@@ -81,6 +81,41 @@ def test_orientation_turns_a_page_upright():
     assert prep.rotation == 90 and prep.image.size == img.size
 
 
+@pytest.fixture(scope="module")
+def sideways_receipt(tmp_path_factory):
+    """A synthetic receipt scanned sideways, blurred and speckled: tesseract's OSD says
+    "Too few characters" on it. (``paperbeam synth`` seed 3, receipt 1, rendered at 300 dpi.)"""
+    from paperbeam.models import pages
+    from paperbeam.synth.generate import GenerateOptions, generate
+
+    out = tmp_path_factory.mktemp("sideways")
+    generate(GenerateOptions(count=1, out=str(out), kinds=("receipt",), scan_ratio=1.0, seed=3, jobs=1))
+    data = (out / "documents" / "receipt-000001.pdf").read_bytes()
+    opts = pages.PageOptions(dpi=300)
+    doc = pages._OpenDocument(data, "application/pdf", opts)
+    try:
+        image = pages.render_pdf_page(doc, 1, opts, __import__("threading").Lock()).image.copy()
+    finally:
+        doc.close()
+    assert image.width > image.height  # a receipt lying on its side
+    return image
+
+
+def test_lines_running_up_the_page_are_seen(sideways_receipt):
+    sideways = np.asarray(sideways_receipt)
+    assert pp.lines_run_vertically(sideways)
+    assert not pp.lines_run_vertically(np.ascontiguousarray(np.rot90(sideways, -1)))
+    assert not pp.lines_run_vertically(np.asarray(render()))
+
+
+def test_a_sideways_page_osd_cannot_read_is_still_turned_upright(sideways_receipt, tesseract):
+    found = pp.detect_orientation(np.asarray(sideways_receipt))
+    assert found["rotate"] == 270 and "OSD gave no answer" in found["reason"], found
+    assert found["verified"]["270"] > found["verified"]["0"] + pp.SIDEWAYS_MARGIN
+    words = {w.text for w in TesseractEngine().recognize(sideways_receipt, dpi=300).words}
+    assert {"TOTAL", "Subtotal"} <= words
+
+
 def test_negative_scan_is_inverted():
     neg = Image.fromarray(255 - np.asarray(render()))
     assert np.asarray(pp.to_gray(neg)).mean() > 128
