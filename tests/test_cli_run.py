@@ -188,6 +188,35 @@ def test_an_option_the_engine_does_not_have_is_a_config_error(capsys, small_inpu
     _nothing_written(out)
 
 
+def test_a_layout_model_folder_is_chosen_with_model(tmp_path):
+    """A user's own model folder (here a copy of the shipped one) runs behind --extractor model."""
+    import shutil
+
+    from paperbeam.models.layout.runtime import default_model_dir
+
+    model = tmp_path / "my-model"
+    shutil.copytree(default_model_dir(), model)
+    src = tmp_path / "in"
+    src.mkdir()
+    F.make_png(src)
+    out = tmp_path / "out"
+    assert _run("--input", src, "--output", out, "--extractor", "model", "--model", model) == 0
+    (record,) = _lines(out, "records")
+    assert record["versions"]["model"].startswith("layout 2")
+    assert record["fields"] and all(f["extractor"] == "model" for f in record["fields"].values())
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["config"]["model_path"] == str(model)
+
+
+def test_model_must_be_a_model_folder_and_needs_a_model_extractor(capsys, small_inputs, tmp_path):
+    out = tmp_path / "out"
+    err = _config_error(capsys, "--input", small_inputs, "--output", out, "--extractor", "model", "--model", tmp_path)
+    assert "holds no paperbeam layout model" in err
+    err = _config_error(capsys, "--input", small_inputs, "--output", out, "--model", tmp_path)
+    assert "only --extractor model or auto" in err
+    _nothing_written(out)
+
+
 def test_unreadable_password_file(capsys, small_inputs, tmp_path):
     out = tmp_path / "out"
     err = _config_error(capsys, "--input", small_inputs, "--output", out, "--pdf-password-file", tmp_path / "nope.txt")

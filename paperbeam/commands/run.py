@@ -49,6 +49,8 @@ def register(subparsers) -> None:
     p.add_argument("--lang", dest="ocr_lang", default="eng", help="OCR languages, tesseract style: eng, eng+deu (default eng)")
     p.add_argument("--psm", dest="ocr_psm", type=int, default=None, help="tesseract page segmentation mode (default: chosen per page)")
     p.add_argument("--extractor", default="rules", help="field extractor: a name from `paperbeam plugins` (default rules)")
+    p.add_argument("--model", dest="model_path", default=None, metavar="DIR",
+                   help="layout model folder (`paperbeam train` output) for --extractor model or auto (default: the model shipped in the package)")
     p.add_argument("--date-order", default="day-first", choices=["day-first", "month-first", "year-first"], help="how to read ambiguous dates like 03/04/2024 (default day-first)")
     p.add_argument("--dpi", type=int, default=300, help="resolution at which PDF pages without a usable text layer are rasterised for OCR (default 300)")
     p.add_argument("--force-ocr", action="store_true", help="OCR every page, even those with a usable text layer")
@@ -160,6 +162,7 @@ def config_from_args(args):
         ocr_lang=args.ocr_lang,
         ocr_psm=args.ocr_psm,
         extractor=args.extractor,
+        model_path=os.path.abspath(args.model_path) if args.model_path and "://" not in args.model_path else args.model_path,
         date_order=args.date_order,
         dpi=args.dpi,
         force_ocr=args.force_ocr,

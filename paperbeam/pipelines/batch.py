@@ -17,6 +17,7 @@ from typing import List, Optional
 import apache_beam as beam
 
 from paperbeam import plugins
+from paperbeam.errors import ConfigError
 from paperbeam.models.ocr.base import build_engine
 from paperbeam.pipelines.assemble import AssembleDocuments
 from paperbeam.pipelines.deadletters import DEAD
@@ -44,7 +45,8 @@ def extract_records(pbegin, config: RunConfig, source=None):
     if config.extractor in ("model", "auto"):  # the layout model, batched through Beam's RunInference
         from paperbeam.pipelines.infer import ExtractFieldsWithModel
 
-        extract = ExtractFieldsWithModel(config.extractor, config.schema, config.date_order)
+        extract = ExtractFieldsWithModel(config.extractor, config.schema, config.date_order,
+                                         {"model_path": config.model_path} if config.model_path else None)
     else:
         extract = ExtractFields(config.extractor, config.schema, config.date_order)
     # GPU workers (where the runner honours resource hints) for extraction only; OCR stays on CPU workers.
@@ -71,6 +73,14 @@ def check_plugins(config: RunConfig) -> None:
     engine = build_engine(plugins.load("ocr_engines", config.ocr_engine), config.ocr_options(), config.ocr_engine)
     engine.check()
     plugins.load("extractors", config.extractor)
+    if config.model_path:
+        from paperbeam.models.layout.model import SPEC_FILE
+
+        if config.extractor not in ("model", "auto"):
+            raise ConfigError(f"--model names a layout model, which only --extractor model or auto reads (not {config.extractor!r}).")
+        if not os.path.isfile(os.path.join(config.model_path, SPEC_FILE)):
+            raise ConfigError(f"{config.model_path} holds no paperbeam layout model ({SPEC_FILE} missing): "
+                              "give the folder `paperbeam train --out` wrote.")
 
 
 def run(config: RunConfig, beam_args: Optional[List[str]] = None, *, progress: str = "off",

@@ -80,6 +80,7 @@ class RunConfig:
     ocr_lang: str = "eng"
     ocr_psm: Optional[int] = None
     extractor: str = "rules"
+    model_path: Optional[str] = None  # a layout model folder for the model/auto extractors (None: the shipped one)
     date_order: str = "day-first"
     dpi: int = 300
     force_ocr: bool = False
@@ -137,6 +138,7 @@ class RunConfig:
             "ocr_engine": self.ocr_engine,
             "ocr_lang": self.ocr_lang,
             "ocr_psm": self.ocr_psm,
+            "model_path": self.model_path,
             "extractor": self.extractor,
             "date_order": self.date_order,
             "dpi": self.dpi,
