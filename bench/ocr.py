@@ -39,7 +39,6 @@ import json
 import os
 import re
 import sys
-import threading
 import time
 from collections import Counter
 from typing import Dict, List, Optional
@@ -132,17 +131,8 @@ def load_synth(root: str, limit: Optional[int]) -> List[dict]:
 
             def load(data=data, media_type=media_type, n=n):
                 """The page as the pipeline would OCR it."""
-                opts = pages.PageOptions(dpi=300)
-                doc = pages._OpenDocument(data, media_type, opts)
-                try:
-                    if media_type == formats.PDF:
-                        img = pages.render_pdf_page(doc, n, opts, threading.Lock())
-                    else:
-                        img = pages.read_image_page(doc, n, opts)
-                    image = img.image.copy()  # a rendered bitmap may live in pdfium's memory, freed by close()
-                finally:
-                    doc.close()
-                return image, img.dpi or None
+                page = pages.page_image(data, media_type, n, pages.PageOptions(dpi=300))
+                return page.image, page.dpi or None
 
             samples.append({"id": f"{os.path.splitext(truth['document'])[0]}#{n}", "load": load,
                             "lines": [ln for ln in page["text"].split("\n") if ln.strip()], "keys": keys})

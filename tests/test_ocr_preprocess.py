@@ -91,12 +91,7 @@ def sideways_receipt(tmp_path_factory):
     out = tmp_path_factory.mktemp("sideways")
     generate(GenerateOptions(count=1, out=str(out), kinds=("receipt",), scan_ratio=1.0, seed=3, jobs=1))
     data = (out / "documents" / "receipt-000001.pdf").read_bytes()
-    opts = pages.PageOptions(dpi=300)
-    doc = pages._OpenDocument(data, "application/pdf", opts)
-    try:
-        image = pages.render_pdf_page(doc, 1, opts, __import__("threading").Lock()).image.copy()
-    finally:
-        doc.close()
+    image = pages.page_image(data, "application/pdf", 1, pages.PageOptions(dpi=300)).image
     assert image.width > image.height  # a receipt lying on its side
     return image
 

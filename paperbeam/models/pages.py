@@ -337,3 +337,21 @@ def read_image_page(doc: _OpenDocument, page_number: int, options: PageOptions) 
     except _PIL_ERRORS as exc:
         raise CorruptDocument(f"Image page {page_number} cannot be decoded ({_short(str(exc))}).")
     return PageImage(image=img, dpi=float(dpi) if dpi and dpi > 30 else 0.0)
+
+
+def page_image(data: bytes, media_type: str, page_number: int, options: PageOptions) -> PageImage:
+    """One page of a document as the pipeline would OCR it, for a one-off read (benchmarks, tests).
+
+    Opens the document, renders the page (a PDF page at ``options.dpi``) or
+    decodes the frame (an image), and closes it again; the image is copied
+    first, since a rendered bitmap may live in pdfium's memory.
+    """
+    doc = _OpenDocument(data, media_type, options)
+    try:
+        if media_type == formats.PDF:
+            found = render_pdf_page(doc, page_number, options, threading.Lock())
+        else:
+            found = read_image_page(doc, page_number, options)
+        return PageImage(image=found.image.copy(), dpi=found.dpi)
+    finally:
+        doc.close()
