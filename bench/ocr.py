@@ -33,7 +33,6 @@ Nothing is cached between engines: each engine reads every page from disk.
 from __future__ import annotations
 
 import argparse
-import csv
 import glob
 import json
 import os
@@ -49,6 +48,7 @@ os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 from PIL import Image, ImageOps  # noqa: E402
 from rapidfuzz.distance import Levenshtein  # noqa: E402
 
+from paperbeam.models.evaluate import sroie_box_lines  # noqa: E402
 from paperbeam.records import group_lines  # noqa: E402
 
 FIELDS = ("company", "date", "address", "total")
@@ -59,19 +59,7 @@ FIELDS = ("company", "date", "address", "total")
 
 def truth_lines(path: str) -> List[str]:
     """The true text lines of one receipt, in reading order."""
-    rows = []
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for row in csv.reader(fh):
-            if len(row) < 9:
-                continue
-            try:
-                xs = [float(v) for v in row[0:8:2]]
-                ys = [float(v) for v in row[1:8:2]]
-            except ValueError:
-                continue
-            text = ",".join(row[8:]).strip()
-            if text:
-                rows.append((min(ys), max(ys), min(xs), text))
+    rows = [(y0, y1, x0, text) for x0, y0, x1, y1, text in sroie_box_lines(path)]
     if not rows:
         return []
     rows.sort()

@@ -41,6 +41,7 @@ Everything here is plain functions over dicts, so bench scripts can call
 
 from __future__ import annotations
 
+import csv
 import glob
 import gzip
 import json
@@ -50,7 +51,7 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import unquote, urlparse
 
 from paperbeam.errors import ConfigError
@@ -493,6 +494,27 @@ def _load_sroie(path: str) -> GroundTruth:
         docs[document_stem(name)] = {ours: data.get(key) for key, ours in SROIE_FIELDS.items()}
     types = {f.name: f.type for f in INVOICE.fields}
     return GroundTruth(docs, {ours: types[ours] for ours in SROIE_FIELDS.values()}, "sroie")
+
+
+def sroie_box_lines(path: str) -> List[Tuple[float, float, float, float, str]]:
+    """(x0, y0, x1, y1, text) of each labelled line in a SROIE ``box/NNN.csv`` (rows: the 4 corners, then the text).
+
+    Rows that are short or whose corners are not numbers are skipped; a text with commas spans the remaining columns.
+    """
+    rows = []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for row in csv.reader(fh):
+            if len(row) < 9:
+                continue
+            try:
+                xs = [float(v) for v in row[0:8:2]]
+                ys = [float(v) for v in row[1:8:2]]
+            except ValueError:
+                continue
+            text = ",".join(row[8:]).strip()
+            if text:
+                rows.append((min(xs), min(ys), max(xs), max(ys), text))
+    return rows
 
 
 def _load_paperbeam(path: str) -> GroundTruth:

@@ -19,6 +19,11 @@ those languages use (``paperbeam.models.ocr.alphabet``): RapidOCR's model also k
 Japanese, and on faint English text it sometimes picks "à" or a CJK
 character where the next-best reading is the right letter.
 
+English pages are read through paperbeam's refitted last recogniser layer
+(``rec_head``: the wheel's network, its output layer fitted to printed
+business text); ``head="stock"`` keeps the wheel's own layer, and a path
+uses a layer of your own. Other languages always use the wheel's layer.
+
 Threads: onnxruntime defaults to one thread per core; several Beam workers on
 one machine then fight over the cores. ``threads`` (default 1) sets
 intra-op and inter-op threads. The CUDA execution provider is used when
@@ -35,6 +40,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from paperbeam.errors import ConfigError, MissingDependency, OcrFailed
+from paperbeam.models.ocr import rec_head
 from paperbeam.models.ocr.alphabet import allowed_characters
 from paperbeam.models.ocr.base import OcrEngine, OcrResult, mean_confidence
 from paperbeam.models.ocr.preprocess import PreprocessOptions, options_from, prepare
@@ -145,13 +151,15 @@ class RapidOcrEngine(OcrEngine):
       lang: tesseract-style language codes joined with '+' ("eng" by default); Latin-script
         languages limit the characters the recogniser may choose; others leave them all.
       timeout: seconds per page; a page over it raises OcrFailed (checked after the fact: onnxruntime cannot be interrupted).
+      head: "paperbeam" (the shipped refitted output layer, for pages whose languages it covers: English),
+        "stock" (the wheel's layer), or the path of a head file from ``paperbeam.models.ocr.rec_head_train``.
     """
 
     name = "rapidocr"
 
     def __init__(self, preprocess=True, threads: int = 1, device: str = "auto", text_score: float = 0.5,
                  model_dir: Optional[str] = None, timeout: Optional[float] = None,
-                 lang: str = "eng"):
+                 lang: str = "eng", head: str = "paperbeam"):
         if device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"RapidOCR device must be 'auto', 'cpu' or 'cuda', not {device!r}.")
         if int(threads) < 0:
@@ -162,6 +170,7 @@ class RapidOcrEngine(OcrEngine):
         self.text_score = float(text_score)
         self.timeout = timeout
         self.lang = lang
+        self.head = self._choose_head(head, lang)
         rapidocr = _import()
         import onnxruntime
 
@@ -189,10 +198,29 @@ class RapidOcrEngine(OcrEngine):
         try:
             self._ocr = RapidOCR(params=params)
             self._load_models()
-            self._limit_alphabet()
+            if self.head is not None:
+                rec_head.install(self._ocr.text_rec, paths["Rec"], self.head)
+            else:
+                self._limit_alphabet()
+        except (MissingDependency, ConfigError):
+            raise
         except Exception as e:  # a broken install or model file: say so before any work starts
             raise ConfigError(f"RapidOCR could not load its models from {root}: {e}") from e
         self._version = f"rapidocr {getattr(rapidocr, '__version__', None) or _rapidocr_version()}"
+        if self.head is not None:
+            self._version += f" + head {self.head.digest()}"
+
+    @staticmethod
+    def _choose_head(head: str, lang: str) -> Optional["rec_head.Head"]:
+        """The output layer to read with, or None for the wheel's own (see the module docstring)."""
+        if head == "stock":
+            return None
+        chosen = rec_head.Head.load(rec_head.SHIPPED if head == "paperbeam" else head)
+        if chosen.covers(lang):
+            return chosen
+        if head != "paperbeam":
+            raise ConfigError(f"The recogniser head {head} cannot write every character of --lang {lang}; use head='stock' or a head trained for it.")
+        return None
 
     def _load_models(self) -> None:
         """Load the three ONNX sessions now rather than on the first page."""

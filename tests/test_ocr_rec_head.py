@@ -1,0 +1,141 @@
+"""RapidOCR's recogniser with paperbeam's refitted last layer: real models from the rapidocr wheel, pages drawn here."""
+
+from __future__ import annotations
+
+import csv
+import os
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+pytest.importorskip("rapidocr")
+pytest.importorskip("onnx")
+
+from paperbeam.errors import ConfigError  # noqa: E402
+from paperbeam.models.ocr import rec_head  # noqa: E402
+from paperbeam.models.ocr.rapid import RapidOcrEngine  # noqa: E402
+from paperbeam.models.ocr.rec_head import Head, with_context  # noqa: E402
+from paperbeam.models.ocr.rec_head_train import (  # noqa: E402
+    FeatureReader, blend, collect, fit, greedy, line_accuracy, widen)
+
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+if not os.path.exists(FONT):  # pragma: no cover
+    pytest.skip("no TrueType font: apt-get install fonts-dejavu-core", allow_module_level=True)
+
+LINES = ["TAX INVOICE No 4471", "Date 19/10/2018", "12, Jalan Dedap 13,", "TOTAL RM 60.30"]
+
+
+def page(lines=LINES, size=30, gap=70, margin=40, width=760):
+    """A white page with ``lines``, and each line's box as SROIE writes them (x0,y0,x1,y0,x1,y1,x0,y1,text)."""
+    font = ImageFont.truetype(FONT, size)
+    img = Image.new("RGB", (width, margin * 2 + gap * len(lines)), "white")
+    draw = ImageDraw.Draw(img)
+    rows = []
+    for i, text in enumerate(lines):
+        x0, y0, x1, y1 = draw.textbbox((margin, margin + i * gap), text, font=font)
+        draw.text((margin, margin + i * gap), text, fill="black", font=font)
+        rows.append([x0, y0, x1, y0, x1, y1, x0, y1, text])
+    return img, rows
+
+
+@pytest.fixture(scope="module")
+def reader():
+    return FeatureReader()
+
+
+def words_of(engine, img):
+    return [w.text for w in engine.recognize(img).words]
+
+
+def test_the_wheel_layer_as_a_head_reads_exactly_as_rapidocr(reader, tmp_path):
+    """The cut model + our decoder, given the wheel's own columns, must change nothing: the plumbing is exact."""
+    path = str(tmp_path / "stock.npz")
+    reader.stock.save(path)
+    img, _ = page()
+    stock = RapidOcrEngine(head="stock")
+    cut = RapidOcrEngine(head=path)
+    got = words_of(cut, img)
+    assert got == words_of(stock, img)
+    assert "60.30" in got and "INVOICE" in got
+    assert "head" in cut.version() and "head" not in stock.version()
+
+
+def test_shipped_head_reads_a_clean_page():
+    engine = RapidOcrEngine()  # English: the shipped layer
+    assert engine.head is not None and "head" in engine.version()
+    text = " ".join(words_of(engine, page()[0]))
+    for word in ("INVOICE", "4471", "19/10/2018", "Jalan", "60.30"):
+        assert word in text
+
+
+def test_languages_the_head_was_not_fitted_for_use_the_wheel_layer(tmp_path):
+    assert RapidOcrEngine(lang="eng+deu").head is None  # shipped head, German page: the wheel's layer, no error
+    assert RapidOcrEngine(head="stock").head is None
+    shipped = Head.load(rec_head.SHIPPED)
+    path = str(tmp_path / "mine.npz")
+    shipped.save(path)
+    with pytest.raises(ConfigError, match="cannot write"):
+        RapidOcrEngine(lang="eng+deu", head=path)  # a head the user named must not be dropped silently
+    with pytest.raises(ConfigError, match="does not exist"):
+        RapidOcrEngine(head=str(tmp_path / "missing.npz"))
+
+
+def test_head_file_round_trip_and_fingerprint(tmp_path):
+    shipped = Head.load(rec_head.SHIPPED)
+    assert shipped.chars[0] == "blank" and set("0123456789.,-/:") <= set(shipped.chars)
+    path = str(tmp_path / "h.npz")
+    shipped.save(path)
+    again = Head.load(path)
+    assert again.digest() == shipped.digest()
+    assert np.array_equal(again.weight, shipped.weight)
+    changed = Head(shipped.weight + 1e-3, shipped.bias, shipped.chars)
+    assert changed.digest() != shipped.digest()
+
+
+def test_widened_layer_reads_the_same_until_trained(reader):
+    rng = np.random.default_rng(0)
+    feats = rng.normal(size=(2, 9, reader.stock.weight.shape[0])).astype(np.float32)
+    wide = widen(reader.stock, 2)
+    assert np.allclose(wide.logits(feats), reader.stock.logits(feats), atol=1e-4)
+    ctx = with_context(feats, 1)
+    assert ctx.shape == (2, 9, 3 * feats.shape[-1])
+    assert np.array_equal(ctx[:, 0, :feats.shape[-1]], np.zeros_like(feats[:, 0]))  # before the first step: zeros
+    assert np.array_equal(ctx[:, 4, feats.shape[-1]:2 * feats.shape[-1]], feats[:, 4])
+
+
+def test_cut_refuses_a_model_without_the_expected_tail(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])
+    model = helper.make_model(helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y]))
+    path = str(tmp_path / "relu.onnx")
+    onnx.save(model, path)
+    with pytest.raises(ConfigError, match="MatMul"):
+        rec_head.features_model(path)
+
+
+def test_training_collects_labelled_lines_and_fits(reader, tmp_path):
+    """A SROIE-layout folder of two drawn pages: lines are matched to their labels, held out by the stem rule, fitted."""
+    root = tmp_path / "sroie"
+    (root / "img").mkdir(parents=True)
+    (root / "box").mkdir()
+    for stem, lines in (("001", LINES), ("002", ["RECEIPT 88", "Cash 10.00", "Change 0.50"])):  # 002 is held out
+        img, rows = page(lines)
+        img.save(root / "img" / f"{stem}.jpg", quality=95)
+        with open(root / "box" / f"{stem}.csv", "w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerows(rows)
+    examples = collect(str(root), reader, log=lambda *_: None)
+    texts = {e["text"] for e in examples}
+    assert {"TAX INVOICE No 4471", "TOTAL RM 60.30", "Cash 10.00"} <= texts
+    assert {e["stem"] for e in examples if e["validation"]} == {"002"}
+    assert line_accuracy([e for e in examples if e["validation"]], reader.stock) > 0.6
+    head, history = fit(examples, reader.stock, epochs=2, log=lambda *_: None)
+    assert [h["epoch"] for h in history] == [0, 1, 2]
+    assert line_accuracy(examples, head) >= 0.6
+    half = blend(reader.stock, head, 0.5)
+    assert np.allclose(half.weight, (reader.stock.weight + head.weight) / 2)
+    e = examples[0]
+    assert greedy(half.logits(e["feat"]), half.chars)
