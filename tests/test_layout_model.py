@@ -176,3 +176,18 @@ def test_without_arbitration_rules_fill_only_empty_fields():
              "document_date": Field("01/02/2020", "2020-02-01", 0.8, extractor="rules")}
     out = combine(model, rules, INVOICE, rule_min_confidence=0.5, arbitrate=False)
     assert out["total_amount"].extractor == "model" and out["document_date"].extractor == "rules"
+
+
+def test_rules_fill_an_unlabelled_date_the_model_left_empty():
+    """A receipt's date usually has no label: the rules' score for it (0.5) read at 90% must clear the default bar."""
+    from paperbeam.models.extractors.rules import RuleExtractor
+    from paperbeam.records import SOURCE_OCR, Document, Page, Word
+
+    words = [Word("KEDAI", (10, 10, 60, 20), 0.9, line=0), Word("MAJU", (65, 10, 110, 20), 0.9, line=0),
+             Word("19/10/2018", (10, 40, 90, 50), 0.9, line=1), Word("20:49", (95, 40, 130, 50), 0.9, line=1)]
+    doc = Document(id="r", uri="mem://receipt", media_type="image/jpeg",
+                   pages=[Page(doc_id="r", page_number=1, width=200, height=100, unit="px", source=SOURCE_OCR, words=words)])
+    rules = RuleExtractor(INVOICE).extract(doc)
+    assert 0.45 <= rules["document_date"].confidence < 0.5
+    out = combine({}, rules, INVOICE)
+    assert out["document_date"].normalized == "2018-10-19" and out["document_date"].extractor == "rules"

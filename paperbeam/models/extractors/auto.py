@@ -8,7 +8,7 @@ rules miss. Measured on held-out SROIE receipts and synthetic invoices
 (MODEL_CARD.md), so for each field:
 
 * amounts and dates: the rules' value when their confidence is at least
-  ``rule_min_confidence`` (default 0.5), else the model's;
+  ``rule_min_confidence`` (default 0.45), else the model's;
 * text (names, addresses, numbers): when both answered, the one with the
   higher confidence (the model on a tie; the model's is the mean probability
   of its tagged words, the rules' the score of the label and pattern that
@@ -30,7 +30,11 @@ from paperbeam.models.extractors.model import ModelExtractor
 from paperbeam.models.extractors.rules import RuleExtractor
 from paperbeam.records import Document, Field
 
-RULE_MIN_CONFIDENCE = 0.5
+# The rules' confidence is their score times (0.5 + 0.5 x the OCR confidence of the words). An unlabelled
+# date (score 0.5, the usual case on a receipt) read at 98% scores 0.495: a bar of 0.5 could never let the
+# rules fill a date the model left empty. 0.45 admits a score of 0.5 read at 80% or better. On held-out SROIE
+# receipts this raised auto's date F1 from 0.928 to 0.951; on held-out synthetic documents micro F1 did not move.
+RULE_MIN_CONFIDENCE = 0.45
 RULES_FIRST = ("money", "date")  # field types where the rules' confident value wins
 
 
