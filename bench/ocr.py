@@ -182,18 +182,16 @@ def parse_value(v: str):
 
 
 def make_engine(spec: str):
-    """'name' or 'name:key=value,preprocess.flag=value' -> an engine instance."""
+    """'name' or 'name:key=value,group.key=value' -> an engine instance (group.key: a dict option, e.g. preprocess)."""
     name, _, opts = spec.partition(":")
     kwargs: Dict[str, object] = {}
-    pre: Dict[str, object] = {}
     for item in filter(None, opts.split(",")):
         k, _, v = item.partition("=")
-        if k.startswith("preprocess."):
-            pre[k.split(".", 1)[1]] = parse_value(v)
+        if "." in k:  # preprocess.rescale=false, rapidocr.head=stock (auto's RapidOCR)
+            group, _, key = k.partition(".")
+            kwargs.setdefault(group, {})[key] = parse_value(v)
         else:
             kwargs[k] = parse_value(v)
-    if pre:
-        kwargs["preprocess"] = pre
     try:
         from paperbeam import plugins
 
@@ -292,14 +290,22 @@ def main(argv=None) -> int:
     data.add_argument("--synth", help="a `paperbeam synth` folder (documents/, truth/): its scanned documents")
     ap.add_argument("--limit", type=int, default=None, help="first N receipts (sorted by name)")
     ap.add_argument("--offset", type=int, default=0, help="skip the first N receipts")
+    ap.add_argument("--fold", type=int, help="only receipts whose number leaves K when divided by 5 (2: those the shipped "
+                    "models hold out; train a head with --holdout K to score the others)")
     ap.add_argument("--engines", default="tesseract,rapidocr,auto", help="comma-separated engine names")
-    ap.add_argument("--engine", action="append", default=[], help="an engine with options, 'name:key=value,preprocess.flag=value' (repeatable; replaces --engines)")
+    ap.add_argument("--engine", action="append", default=[], help="an engine with options, 'name:key=value,preprocess.flag=value', "
+                    "'auto:rapidocr.head=stock' (repeatable; replaces --engines)")
     ap.add_argument("--verbose", action="store_true", help="one line per page on stderr")
     ap.add_argument("--dump", help="write each engine's page text here")
     args = ap.parse_args(argv)
     root = args.sroie or args.synth
     loader = load_samples if args.sroie else load_synth
-    samples = loader(root, (args.limit + args.offset) if args.limit else None)[args.offset:]
+    samples = loader(root, None)
+    if args.fold is not None:
+        from paperbeam.models.layout.train import is_validation
+
+        samples = [smp for smp in samples if is_validation(str(smp["id"]), remainder=args.fold)]
+    samples = samples[args.offset:(args.offset + args.limit) if args.limit else None]
     if not samples:
         print(f"no {'receipts' if args.sroie else 'scanned pages'} found under {root}", file=sys.stderr)
         return 2

@@ -136,7 +136,7 @@ def _stock_columns(rec_path: str, charset: Sequence[str]):
     return weight[:, cols], bias[cols], keep
 
 
-def collect(sroie: str, reader: FeatureReader, shard: Tuple[int, int] = (0, 1), log=print) -> List[dict]:
+def collect(sroie: str, reader: FeatureReader, shard: Tuple[int, int] = (0, 1), log=print, holdout: int = 2) -> List[dict]:
     """Examples {stem, text, feat, validation} from the pages of a SROIE folder (every n-th from the k-th, for ``shard`` (k, n))."""
     from PIL import Image, ImageOps
 
@@ -154,7 +154,7 @@ def collect(sroie: str, reader: FeatureReader, shard: Tuple[int, int] = (0, 1), 
         for bbox, feat in reader.lines(bgr):
             best = max(truth, key=lambda t: iou(bbox, t), default=None)
             if best is not None and iou(bbox, best) >= MIN_IOU:
-                examples.append({"stem": stem, "text": best[4], "feat": feat, "validation": is_validation(stem)})
+                examples.append({"stem": stem, "text": best[4], "feat": feat, "validation": is_validation(stem, remainder=holdout)})
         if n % 50 == 0 or n == len(paths):
             log(f"  read {n}/{len(paths)} pages, {len(examples)} lines, {time.time() - t0:.0f} s")
     return examples
@@ -290,6 +290,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--pull", type=float, default=1e-3, help="L2 weight pulling the layer towards the wheel's")
     parser.add_argument("--context", type=int, default=0, help="neighbouring time steps the layer reads on each side")
+    parser.add_argument("--holdout", type=int, default=2, help="hold out pages whose number leaves this when divided by 5 "
+                        "(2, as the layout model; 1, 3 and 4 give the other folds of a cross-validation)")
     parser.add_argument("--blend", type=float, default=0.5, help="how far to move from the wheel's layer to the refitted one (0..1)")
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
@@ -300,8 +302,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     caches = [p for p in (args.features or "").split(",") if p]
     if caches and all(os.path.isfile(p) for p in caches) and shard[1] == 1:
         examples = [e for p in caches for e in load_examples(p)]
+        for e in examples:  # the cache is the same for every fold; the held-out part is chosen now
+            e["validation"] = is_validation(e["stem"], remainder=args.holdout)
     else:
-        examples = collect(args.sroie, reader, shard=shard)
+        examples = collect(args.sroie, reader, shard=shard, holdout=args.holdout)
         if caches:
             save_examples(caches[0], examples)
         if shard[1] > 1:
