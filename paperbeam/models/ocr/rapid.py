@@ -219,7 +219,8 @@ class RapidOcrEngine(OcrEngine):
         if chosen.covers(lang):
             return chosen
         if head != "paperbeam":
-            raise ConfigError(f"The recogniser head {head} cannot write every character of --lang {lang}; use head='stock' or a head trained for it.")
+            raise ConfigError(f"The recogniser head {head} was fitted for {chosen.lang!r} and cannot write every character "
+                              f"of --lang {lang}; use head='stock' or a head fitted for those languages.")
         return None
 
     def _load_models(self) -> None:
