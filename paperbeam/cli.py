@@ -64,10 +64,32 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print("paperbeam: interrupted", file=sys.stderr)
         return 130
-    except Exception:  # noqa: BLE001 - last resort: say it is a bug, with the trace
+    except Exception as exc:  # noqa: BLE001 - last resort: say what happened, with the trace
         log.exception("internal error")
-        print("paperbeam: internal error (a bug); the trace is above. Please report it.", file=sys.stderr)
+        if worker_died(exc):
+            print("paperbeam: a worker process died mid-run (killed by the kernel's out-of-memory killer, a signal, or a "
+                  "crash in a native library). Nothing from this run was committed; running the same command again "
+                  "resumes and gives each input exactly once. If it keeps happening, run fewer --workers or lower "
+                  "--max-pixels / --dpi.", file=sys.stderr)
+        else:
+            print("paperbeam: internal error (a bug); the trace is above. Please report it.", file=sys.stderr)
         return int(ExitCode.INTERNAL)
+
+
+# How Beam's runners report a worker process that vanished (measured: FnApiRunner on Beam 2.77 says the first).
+WORKER_DEATH = ("Channel closed prematurely", "worker process died", "BrokenProcessPool", "KilledWorker")
+
+
+def worker_died(exc: BaseException) -> bool:
+    """True when ``exc`` (or one it was raised from) is a runner's report of a dead worker, not a bug of ours."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        text = f"{type(exc).__name__}: {exc}"
+        if any(mark in text for mark in WORKER_DEATH):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -80,6 +80,7 @@ def test_worker_killed_mid_bundle_then_rerun_gives_each_input_once(tmp_path, mon
         assert crashed_pid != 0
         assert first.returncode == ExitCode.INTERNAL
         assert "Channel closed prematurely" in first.stderr  # FnApiRunner's report of a dead worker
+        assert "a worker process died" in first.stderr and "a bug" not in first.stderr  # said as what it is
     else:
         assert first.returncode == 137  # the in-memory worker was the CLI process itself
     # nothing half-done was committed: no records, no dead letters, no summary
@@ -96,3 +97,16 @@ def test_worker_killed_mid_bundle_then_rerun_gives_each_input_once(tmp_path, mon
     assert [os.path.basename(d["source_uri"]) for d in letters] == ["empty.pdf"]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["accounted"] and summary["inputs"] == n_inputs == summary["records"] + summary["dead_letters"]
+
+
+def test_a_dead_worker_is_told_apart_from_a_bug_through_the_exception_chain():
+    from paperbeam.cli import worker_died
+
+    try:
+        try:
+            raise RuntimeError("Channel closed prematurely.")
+        except RuntimeError as inner:
+            raise ValueError("pipeline failed") from inner
+    except ValueError as outer:
+        assert worker_died(outer)
+    assert not worker_died(KeyError("total_amount"))
