@@ -13,8 +13,8 @@ How it runs: the rapidocr wheel's recogniser is cut just before its last
 layer (``features_model``, with the ``onnx`` package, in memory: nothing is
 written or downloaded), so onnxruntime returns the features; ``HeadDecoder``
 applies the refitted layer and hands rapidocr's own CTC decoder the
-probabilities laid out in its character table, so text, scores and word
-boxes come out exactly as before.
+probabilities over the layer's own characters, so text, scores and word
+boxes come out as before.
 
 The layer knows only its own characters (``chars`` in the file: ASCII and
 common symbols), so the engine uses it only for English pages; other
@@ -25,6 +25,7 @@ figures.
 
 from __future__ import annotations
 
+import copy
 import os
 from typing import List, Optional, Sequence
 
@@ -142,24 +143,22 @@ def features_model(model_path: str) -> bytes:
 
 
 class HeadDecoder:
-    """rapidocr's CTC decoder fed by our head: features in, rapidocr's (text, score) lines out."""
+    """rapidocr's CTC decoder fed by our head: features in, rapidocr's (text, score) lines out.
+
+    The decoder only turns indices into characters through its ``character`` list, so a copy of it
+    given the head's characters decodes the head's probabilities directly: no 18,710-wide array
+    per batch, as the wheel's own layer needs.
+    """
 
     def __init__(self, decoder, head: Head):
-        self.decoder = decoder
+        self.decoder = copy.copy(decoder)
+        self.decoder.character = list(head.chars)
+        self.decoder.dict = {c: k for k, c in enumerate(head.chars)}
         self.head = head
-        table = {c: k for k, c in enumerate(decoder.character)}
-        missing = [c for c in head.chars[1:] if c not in table]
-        if missing:
-            raise ConfigError(f"The recogniser's character table lacks {''.join(missing)!r} that the head writes.")
-        self.columns = np.array([0] + [table[c] for c in head.chars[1:]], dtype=np.int64)
-        self.width = len(decoder.character)
-        self.character = decoder.character
+        self.character = self.decoder.character
 
     def __call__(self, features, *args, **kwargs):
-        probs = self.head.probabilities(np.asarray(features))
-        full = np.zeros(probs.shape[:2] + (self.width,), dtype=np.float32)
-        full[:, :, self.columns] = probs
-        return self.decoder(full, *args, **kwargs)
+        return self.decoder(self.head.probabilities(np.asarray(features)), *args, **kwargs)
 
     def __getattr__(self, name):
         if name == "decoder":  # not set yet (copy, unpickling): no recursion
