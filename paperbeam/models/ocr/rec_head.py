@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import copy
 import os
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -109,17 +109,20 @@ def _onnx():
     return onnx
 
 
-def features_model(model_path: str) -> bytes:
-    """The recogniser at ``model_path`` without its last layer: its output is the features that layer reads.
+def split_last_layer(model_path: str) -> Tuple[bytes, np.ndarray, np.ndarray]:
+    """The recogniser at ``model_path`` without its last layer (serialised), and that layer's weight and bias.
 
-    The tail PP-OCR exports is MatMul(features, W) -> Add(b) [-> Identity] -> Softmax;
-    the cut keeps everything before the MatMul. Anything else is refused rather than guessed.
+    The cut model's output is the features the last layer reads. The tail PP-OCR exports is
+    MatMul(features, W) -> Add(b) [-> Identity] -> Softmax; the cut keeps everything before the
+    MatMul. Anything else is refused rather than guessed.
     """
     onnx = _onnx()
+    from onnx import numpy_helper
+
     model = onnx.load(model_path)
     graph = model.graph
     producer = {out: node for node in graph.node for out in node.output}
-    weights = {init.name for init in graph.initializer}
+    inits = {init.name: init for init in graph.initializer}
     node = producer.get(graph.output[0].name)
     tail = []
     while node is not None and node.op_type in ("Softmax", "Identity", "Add"):
@@ -127,8 +130,13 @@ def features_model(model_path: str) -> bytes:
         node = producer.get(node.input[0])
     if node is None or node.op_type != "MatMul" or not tail or tail[0].op_type != "Softmax":
         raise ConfigError(f"{model_path} does not end in MatMul -> Add -> Softmax; paperbeam's recogniser head cannot be used with it.")
+    add = next((n for n in tail if n.op_type == "Add" and node.output[0] in n.input), None)
+    if add is None:
+        raise ConfigError(f"{model_path}: the last MatMul has no bias Add; paperbeam's recogniser head cannot be used with it.")
+    weight = numpy_helper.to_array(inits[next(i for i in node.input if i in inits)])
+    bias = numpy_helper.to_array(inits[next(i for i in add.input if i in inits)])
     tail.append(node)
-    features = next(i for i in node.input if i not in weights)
+    features = next(i for i in node.input if i not in inits)
     drop = {id(n) for n in tail}
     kept = [n for n in graph.node if id(n) not in drop]
     del graph.node[:]
@@ -139,7 +147,12 @@ def features_model(model_path: str) -> bytes:
     keep_init = [i for i in graph.initializer if i.name in used]
     del graph.initializer[:]
     graph.initializer.extend(keep_init)
-    return model.SerializeToString()
+    return model.SerializeToString(), weight, bias
+
+
+def features_model(model_path: str) -> bytes:
+    """The recogniser at ``model_path`` without its last layer: its output is the features that layer reads."""
+    return split_last_layer(model_path)[0]
 
 
 class HeadDecoder:

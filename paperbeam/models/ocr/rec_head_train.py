@@ -44,7 +44,7 @@ import numpy as np
 from paperbeam.models.evaluate import sroie_box_lines
 from paperbeam.models.layout.train import is_validation
 from paperbeam.models.ocr.alphabet import allowed_characters
-from paperbeam.models.ocr.rec_head import Head, features_model
+from paperbeam.models.ocr.rec_head import Head, split_last_layer
 
 MIN_IOU = 0.5
 BATCH = 6  # rapidocr's rec_batch_num: crops are padded to the widest of their batch, as at run time
@@ -80,10 +80,11 @@ class FeatureReader:
         self.rec = self.ocr._load_rec_model()
         opts = onnxruntime.SessionOptions()
         opts.intra_op_num_threads = opts.inter_op_num_threads = threads
-        self.session = onnxruntime.InferenceSession(features_model(self.rec_path), opts, providers=["CPUExecutionProvider"])
+        cut, weight, bias = split_last_layer(self.rec_path)
+        self.session = onnxruntime.InferenceSession(cut, opts, providers=["CPUExecutionProvider"])
         self.input = self.session.get_inputs()[0].name
         self.charset = list(self.rec.postprocess_op.character)
-        self.stock = Head(*_stock_columns(self.rec_path, self.charset), source="stock")
+        self.stock = Head(*_stock_columns(weight, bias, self.charset), source="stock")
 
     def lines(self, bgr: np.ndarray) -> List[Tuple[Tuple[float, float, float, float], np.ndarray]]:
         """(box, features) for every line the detector finds, features (time, 120) as the recogniser sees them."""
@@ -116,20 +117,8 @@ class FeatureReader:
         return result
 
 
-def _stock_columns(rec_path: str, charset: Sequence[str]):
+def _stock_columns(weight: np.ndarray, bias: np.ndarray, charset: Sequence[str]):
     """The wheel's last layer restricted to the characters English documents use (column 0: blank)."""
-    import onnx
-    from onnx import numpy_helper
-
-    model = onnx.load(rec_path)
-    inits = {i.name: i for i in model.graph.initializer}
-    producer = {out: node for node in model.graph.node for out in node.output}
-    node = producer[model.graph.output[0].name]
-    while node.op_type != "MatMul":
-        node = producer[node.input[0]]
-    weight = numpy_helper.to_array(inits[next(i for i in node.input if i in inits)])
-    add = next(n for n in model.graph.node if n.op_type == "Add" and node.output[0] in n.input)
-    bias = numpy_helper.to_array(inits[next(i for i in add.input if i in inits)])
     table = {c: k for k, c in enumerate(charset)}
     keep = ["blank"] + sorted(c for c in allowed_characters("eng") if c in table)
     cols = [0] + [table[c] for c in keep[1:]]
