@@ -113,3 +113,38 @@ def test_month_first_date_order():
 
 def test_nothing_to_find_gives_no_fields():
     assert RuleExtractor(INVOICE).extract(_doc(_page(1, F.INVOICE, words=[]))) == {}
+
+
+def _receipt(*rows):
+    """A narrow receipt: (label, amount) rows from y=300 down."""
+    texts = [F.Text(20, 60, "Kedai Runcit Maju", 14)]
+    for k, (label, amount) in enumerate(rows):
+        texts += [F.Text(20, 300 + 18 * k, label), F.Text(220, 300 + 18 * k, amount, align="right")]
+    return F.Layout((240, 600), tuple(texts))
+
+
+@pytest.mark.parametrize("rows, total", [
+    # the exact total, the adjustment, the rounded total under a weaker label
+    ((("Total (Inclusive of GST):", "23.26"), ("Rounding Adj:", "-0.01"), ("TOTAL:", "23.25")), "23.25"),
+    # the rounded total under the rounding label itself, then the card line
+    ((("Total Sales (Inclusive GST)", "RM 181.98"), ("Rounding Adjustment", "RM .02"), ("Rounding", "RM 182.00"),
+      ("CREDIT", "RM 182.00")), "182.00"),
+    # only the payment line carries it
+    ((("Total Amount", "65.53"), ("Rounding Adj", "0.02"), ("VISA", "65.55")), "65.55"),
+])
+def test_cash_rounding_gives_the_rounded_total(rows, total):
+    fields = RuleExtractor(INVOICE).extract(_doc(_page(1, _receipt(*rows))))
+    assert fields["total_amount"].normalized == total
+
+
+@pytest.mark.parametrize("rows, total", [
+    # no rounding line: the exact total stays, even with a payment near it
+    ((("Total", "33.92"), ("Cash", "33.95"), ("Change", "0.03")), "33.92"),
+    # a rounding line, but the figure after it is the cash given and the change
+    ((("Total", "33.92"), ("Rounding Adj", "-0.02"), ("Cash", "50.00"), ("Change", "16.10")), "33.92"),
+    # a figure near the total after the rounding line that is not a rounded amount (0.05 steps)
+    ((("Total", "33.92"), ("Rounding Adj", "0.00"), ("Points", "33.97")), "33.92"),
+])
+def test_rounding_needs_a_rounded_figure_after_the_rounding_line(rows, total):
+    fields = RuleExtractor(INVOICE).extract(_doc(_page(1, _receipt(*rows))))
+    assert fields["total_amount"].normalized == total

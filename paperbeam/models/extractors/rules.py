@@ -181,7 +181,7 @@ class RuleExtractor(FieldExtractor):
             # Among the near-best candidates the total is the largest: it includes subtotal and tax.
             top = max(c[0] for c in labelled)
             close = [c for c in labelled if c[0] >= top - 0.1]
-            return max(close, key=lambda c: (_amount(c[1]), c[0]))
+            return _after_rounding(max(close, key=lambda c: (_amount(c[1]), c[0])), lines)
         # No label: the largest amount in the document, with low confidence.
         amounts = [(v, ws) for line in lines for v, ws in _amounts(line)]
         if amounts:
@@ -374,6 +374,35 @@ class RuleExtractor(FieldExtractor):
 
 def _strip_currency(value: str) -> str:
     return re.sub(r"^(?:[A-Z]{3}|RM|Rp|S\$|US\$|[$€£¥₹])\s?|\s?(?:[A-Z]{3}|€|£|\$)$", "", value.strip())
+
+
+ROUNDING = re.compile(r"\bround(?:ing|ed)?\b|\brnd\b|arrondi|rundung|afronding|redondeo", re.IGNORECASE)
+CASH_ROUNDING_STEP = Decimal("0.10")  # the largest adjustment for cash rounding to 0.05 or 0.10
+
+
+def _after_rounding(total: Candidate, lines: List[Line]) -> Candidate:
+    """The amount payable when the page rounds ``total`` for cash (to 0.05 or 0.10): the figure after the rounding line.
+
+    Why: where the smallest coins are gone (Malaysia, Switzerland, Australia, the Netherlands...), a
+    receipt prints the exact total, a "Rounding Adj -0.02" line, then the rounded total, often under
+    a weaker label ("TOTAL:", "Rounding", or only the card or cash line). The total a customer pays
+    and a ledger records is the rounded one. It is taken only when it is within the rounding step of
+    the exact total and sits below a rounding line that is itself below the exact total.
+    """
+    at = next((k for k, line in enumerate(lines) if any(w in line.words for w in total[2])), None)
+    exact = _amount(total[1])
+    if at is None or exact < 1:
+        return total
+    after = next((k for k in range(at + 1, len(lines)) if lines[k].page == lines[at].page and ROUNDING.search(lines[k].text)), None)
+    if after is None:
+        return total
+    for line in lines[after:after + 4]:
+        if line.page != lines[at].page or re.search(r"change|balance|baki", line.text, re.IGNORECASE):
+            continue
+        for value, words in _amounts(line):
+            if 0 < abs(_amount(value) - exact) <= CASH_ROUNDING_STEP and _amount(value) % Decimal("0.05") == 0:
+                return (total[0], value, words)
+    return total
 
 
 def _amount(value: str) -> Decimal:
