@@ -130,6 +130,28 @@ def normalize_text(text: Optional[str]) -> Optional[str]:
     return re.sub(r"\s+", " ", text).strip()
 
 
+# A registration number printed after a company's name: "(519537-X)", "(139386 X)", "(Co. No:20154-T)", "[728384M]".
+TRAILING_REGISTRATION = re.compile(
+    r"[\s,]*[(\[]\s*(?:(?:co(?:mpany)?|reg(?:istration)?|roc|regn)\.?\s*)*(?:no\.?|number|nr\.?)?\s*[:.]?\s*"
+    r"[a-z]{0,3}\s*\d{4,}(?:\s*-?\s*[a-z0-9]{1,2})?\s*[)\]]?[\s,.;:]*$",
+    re.IGNORECASE,
+)
+
+
+def strip_registration(name: Optional[str]) -> Optional[str]:
+    """A party's name without the registration number printed after it.
+
+    Why: receipts and invoices print "GARDENIA BAKERIES (KL) SDN BHD (139386 X)" on one line; the
+    number identifies the company in a register but is not its name, and a name that carries it
+    matches neither the customer's records nor another receipt from the same shop. Only a
+    parenthesised group of at least four digits at the end goes: "(M)" and "(KL)" stay.
+    """
+    if not name:
+        return name
+    m = TRAILING_REGISTRATION.search(name)
+    return name[:m.start()].rstrip(" ,;:") if m and m.start() > 0 else name
+
+
 def normalize_value(field_type: str, text: Optional[str], date_order: str = "day-first") -> Optional[str]:
     """The normalised form of a value of a schema field type."""
     if field_type == "date":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from paperbeam.normalize import currency_code, normalize_amount, normalize_date, normalize_text, normalize_value
+from paperbeam.normalize import currency_code, normalize_amount, normalize_date, normalize_text, normalize_value, strip_registration
 
 
 @pytest.mark.parametrize(
@@ -123,3 +123,19 @@ def test_an_absurdly_long_digit_run_does_not_crash():
     """OCR sometimes reads a barcode as one long amount."""
     value, _ = normalize_amount("1" * 60 + ".00")
     assert value is not None and value.startswith("1111")
+
+
+@pytest.mark.parametrize("printed, name", [
+    ("99 SPEED MART S/B (519537-X)", "99 SPEED MART S/B"),
+    ("GARDENIA BAKERIES (KL) SDN BHD (139386 X)", "GARDENIA BAKERIES (KL) SDN BHD"),
+    ("Dion Realties Sdn Bhd (Co. No:20154-T)", "Dion Realties Sdn Bhd"),
+    ("URBAN IDEA SDN BHD (417940-M),", "URBAN IDEA SDN BHD"),
+    ("ACME GmbH [HRB 12345]", "ACME GmbH"),
+    # kept: part of the name, or nothing but the number
+    ("MR. D.I.Y. (M) SDN BHD", "MR. D.I.Y. (M) SDN BHD"),
+    ("AIK HUAT HARDWARE (SETIA ALAM) SDN BHD", "AIK HUAT HARDWARE (SETIA ALAM) SDN BHD"),
+    ("7-ELEVEN (M) SDN BHD", "7-ELEVEN (M) SDN BHD"),
+    ("(519537-X)", "(519537-X)"),
+])
+def test_a_name_loses_the_registration_number_printed_after_it(printed, name):
+    assert strip_registration(printed) == name

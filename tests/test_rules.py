@@ -148,3 +148,14 @@ def test_cash_rounding_gives_the_rounded_total(rows, total):
 def test_rounding_needs_a_rounded_figure_after_the_rounding_line(rows, total):
     fields = RuleExtractor(INVOICE).extract(_doc(_page(1, _receipt(*rows))))
     assert fields["total_amount"].normalized == total
+
+
+def test_the_vendor_name_leaves_its_registration_number_out_of_value_and_box():
+    layout = F.Layout((240, 600), (F.Text(20, 40, "GARDENIA BAKERIES (KL) SDN BHD (139386 X)", 9),
+                                   F.Text(20, 60, "Lot 3, Jalan Pelabur 23/1,"), F.Text(20, 75, "40300 Shah Alam"),
+                                   F.Text(20, 300, "Total"), F.Text(220, 300, "12.00", align="right")))
+    page = _page(1, layout)
+    fields = RuleExtractor(INVOICE).extract(_doc(page))
+    assert fields["vendor_name"].value == "GARDENIA BAKERIES (KL) SDN BHD"
+    number = next(w for w in page.words if w.text == "(139386")
+    assert fields["vendor_name"].bbox[2] <= number.bbox[0]

@@ -83,3 +83,26 @@ def document_lines(document: Document) -> List[Line]:
         for words in group_lines(page.words):
             lines.append(Line(page.page_number, words, page.width, page.height))
     return lines
+
+
+def is_party_name(field_name: str) -> bool:
+    """vendor_name, customer_name, ...: fields that hold a company's or person's name."""
+    return field_name.endswith("_name")
+
+
+def name_without_registration(value: str, words: List[Word]):
+    """(value, words) of a party's name with a trailing registration number dropped (see ``strip_registration``).
+
+    The words keep only those inside the name, so the field's box frames the name alone.
+    """
+    from paperbeam.normalize import strip_registration
+
+    name = strip_registration(value)
+    if name == value or not words:
+        return name, words
+    kept, pos = [], 0
+    for w in words:
+        if pos < len(name):
+            kept.append(w)
+        pos += len(w.text) + 1
+    return name, kept or words

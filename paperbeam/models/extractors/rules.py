@@ -16,7 +16,7 @@ import re
 from decimal import Decimal
 from typing import Dict, List, Optional, Tuple
 
-from paperbeam.models.extractors.base import FieldExtractor, Line, document_lines, union_box
+from paperbeam.models.extractors.base import FieldExtractor, Line, document_lines, is_party_name, name_without_registration, union_box
 from paperbeam.normalize import currency_code, normalize_amount, normalize_date, normalize_value
 from paperbeam.records import Document, Field, Word
 
@@ -355,6 +355,8 @@ class RuleExtractor(FieldExtractor):
             score, value, words = cand
             if spec.type == "money":
                 value = _strip_currency(value)
+            if is_party_name(spec.name):
+                value, words = name_without_registration(value, words)
             normalized = normalize_value(spec.type, value, self.date_order)
             if spec.name == "currency":
                 normalized = currency_code(value) or value

@@ -24,7 +24,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from paperbeam.models.extractors.base import union_box
+from paperbeam.models.extractors.base import is_party_name, name_without_registration, union_box
 from paperbeam.models.extractors.rules import AMOUNT_RE, DATE_RE, _strip_currency
 from paperbeam.normalize import currency_code, normalize_value
 from paperbeam.records import Field
@@ -109,6 +109,8 @@ def decode(
             value = " ".join(w.text for w in ws)
             if spec.type == "money":
                 value = _strip_currency(value)
+            if is_party_name(spec.name):
+                value, ws = name_without_registration(value, ws)
             try:
                 normalized = normalize_value(spec.type, value, date_order)
             except (ArithmeticError, ValueError, OverflowError):  # an OCR run of digits no amount can be
