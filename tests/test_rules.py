@@ -159,3 +159,11 @@ def test_the_vendor_name_leaves_its_registration_number_out_of_value_and_box():
     assert fields["vendor_name"].value == "GARDENIA BAKERIES (KL) SDN BHD"
     number = next(w for w in page.words if w.text == "(139386")
     assert fields["vendor_name"].bbox[2] <= number.bbox[0]
+
+
+def test_a_name_whose_second_line_is_only_its_legal_form_is_read_whole():
+    layout = F.Layout((240, 600), (F.Text(20, 40, "POPULAR BOOK", 9), F.Text(20, 55, "CO. (M) SDN BHD", 9),
+                                   F.Text(20, 75, "No. 8, Jalan Kilang,"), F.Text(20, 90, "46050 Petaling Jaya"),
+                                   F.Text(20, 300, "Total"), F.Text(220, 300, "12.00", align="right")))
+    fields = RuleExtractor(INVOICE).extract(_doc(_page(1, layout)))
+    assert fields["vendor_name"].value == "POPULAR BOOK CO. (M) SDN BHD"

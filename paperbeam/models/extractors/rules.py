@@ -79,6 +79,11 @@ COMPANY_HINT = re.compile(
     r"|plc|pty|enterprise|trading|store|mart|restaurant|cafe|shop|hardware|services?|group|holdings?)\b",
     re.IGNORECASE,
 )
+# A line that is nothing but a legal form: the end of a name printed over two lines.
+LEGAL_FORM_ONLY = re.compile(
+    r"(?:\s*(?:co\.?|company|\(m\)|\(malaysia\)|sdn\.?|bhd\.?|s/b|ltd\.?|limited|inc\.?|llc|gmbh|plc|pty\.?|corp\.?|&)\s*)+",
+    re.IGNORECASE,
+)
 CONTACT = re.compile(r"\b(?:tel|phone|fax|e-?mail|www|http|gst|vat|reg|co\.?\s*no|company\s*no|invoice|receipt|date)\b|@", re.IGNORECASE)
 # A company registration number on its own line: "(4M0517726)", "(JM0352019-K)", "Co. No. 123456-X".
 REGISTRATION = re.compile(r"^\W*(?:(?:co(?:mpany)?\.?\s*)?(?:reg(?:istration)?\.?\s*)?(?:no\.?)?\s*:?\s*)?[a-z]{0,3}\d{4,}[a-z]?(?:\s*-\s*[a-z0-9]{1,2})?\W*$", re.IGNORECASE)
@@ -280,6 +285,12 @@ class RuleExtractor(FieldExtractor):
         score, line = max(candidates, key=lambda c: c[0])
         words = list(line.words)
         text = line.text.strip()
+        # A name printed over two lines whose second line was chosen: "POPULAR BOOK" / "CO. (M) SDN BHD".
+        prev = first_page[first_page.index(line) - 1] if first_page.index(line) > 0 else None
+        if prev is not None and LEGAL_FORM_ONLY.fullmatch(text) and not CONTACT.search(prev.text) \
+                and not NOT_VENDOR.search(prev.text) and not re.search(r"\d", prev.text) and sum(c.isalpha() for c in prev.text) >= 3:
+            words = list(prev.words) + words
+            text = f"{prev.text.strip()} {text}"
         # A name printed over two lines: "HOME MASTER HARDWARE &" / "ELECTRICAL", or "... TRADING" / "SDN BHD".
         nxt = _next_lines(line, lines, 1)
         if nxt and not CONTACT.search(nxt[0].text) and not re.search(r"\d", nxt[0].text):
