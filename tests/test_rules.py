@@ -167,3 +167,15 @@ def test_a_name_whose_second_line_is_only_its_legal_form_is_read_whole():
                                    F.Text(20, 300, "Total"), F.Text(220, 300, "12.00", align="right")))
     fields = RuleExtractor(INVOICE).extract(_doc(_page(1, layout)))
     assert fields["vendor_name"].value == "POPULAR BOOK CO. (M) SDN BHD"
+
+
+def test_an_address_skips_the_lines_around_it_that_no_address_holds():
+    """A printed date and time above it, the owner's registration, an item line below: none is the address."""
+    layout = F.Layout((240, 600), (F.Text(20, 40, "BANH MI CAFE", 12),
+                                   F.Text(20, 58, "03 Mar 2018 18:22"),
+                                   F.Text(20, 72, "Dimiliki: banh mi cafe sdn bhd 1110644-W"),
+                                   F.Text(20, 86, "No. 1 Jalan Puteri 7/10"), F.Text(20, 100, "47100 Puchong Selangor"),
+                                   F.Text(20, 114, "22241 WS CUT SCISSORS 18.00"),
+                                   F.Text(20, 300, "Total"), F.Text(220, 300, "18.00", align="right")))
+    fields = RuleExtractor(INVOICE).extract(_doc(_page(1, layout)))
+    assert fields["vendor_address"].value == "No. 1 Jalan Puteri 7/10 47100 Puchong Selangor"

@@ -84,6 +84,13 @@ LEGAL_FORM_ONLY = re.compile(
     r"(?:\s*(?:co\.?|company|\(m\)|\(malaysia\)|sdn\.?|bhd\.?|s/b|ltd\.?|limited|inc\.?|llc|gmbh|plc|pty\.?|corp\.?|&)\s*)+",
     re.IGNORECASE,
 )
+# What an address line never holds: a date, a time, an amount with cents, a company registration number.
+NOT_ADDRESS = re.compile(
+    r"\b\d{1,2}[:.]\d{2}(?::\d{2})?\s*(?:am|pm)?\b(?![.,]\d)|\b\d{1,2}[/.-](?:\d{1,2}|[a-z]{3})[/.-]\d{2,4}\b"
+    r"|\b\d{1,2}\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\s+\d{4}\b|\d+[.,]\d{2}\s*$"
+    r"|\b\d{6,}\s*-\s*[a-z]\b|\(\s*\d{5,}\s*-?\s*[a-z]\s*\)",
+    re.IGNORECASE,
+)
 CONTACT = re.compile(r"\b(?:tel|phone|fax|e-?mail|www|http|gst|vat|reg|co\.?\s*no|company\s*no|invoice|receipt|date)\b|@", re.IGNORECASE)
 # A company registration number on its own line: "(4M0517726)", "(JM0352019-K)", "Co. No. 123456-X".
 REGISTRATION = re.compile(r"^\W*(?:(?:co(?:mpany)?\.?\s*)?(?:reg(?:istration)?\.?\s*)?(?:no\.?)?\s*:?\s*)?[a-z]{0,3}\d{4,}[a-z]?(?:\s*-\s*[a-z0-9]{1,2})?\W*$", re.IGNORECASE)
@@ -313,7 +320,7 @@ class RuleExtractor(FieldExtractor):
             text = line.text
             if REGISTRATION.match(text.strip()):
                 continue
-            if line.page != lines[start].page or CONTACT.search(text) or BUYER.search(text):
+            if line.page != lines[start].page or CONTACT.search(text) or BUYER.search(text) or NOT_ADDRESS.search(text):
                 if parts:
                     break
                 continue
