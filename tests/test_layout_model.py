@@ -148,14 +148,16 @@ def test_the_model_extractor_and_auto_fill_from_rules(tiny):
     assert all(f.extractor in ("model", "rules") for f in out.values())
 
 
-def test_rules_win_amounts_and_dates_and_the_surer_extractor_wins_text():
+def test_rules_win_amounts_dates_and_the_vendor_and_the_surer_extractor_wins_other_text():
     model = {"total_amount": Field("12.50", "12.50", 0.9, extractor="model"),
-             "vendor_name": Field("ACME", "ACME", 0.7, extractor="model"),
+             "tax_amount": Field("2.00", "2.00", 0.9, extractor="model"),
+             "vendor_name": Field("ACME", "ACME", 0.9, extractor="model"),
              "vendor_address": Field("1 Main St", "1 Main St", 0.7, extractor="model"),
              "document_number": Field("INV-1", "INV-1", 0.6, extractor="model")}
     rules = {
         "total_amount": Field("99.00", "99.00", 0.6, extractor="rules"),
-        "vendor_name": Field("ACME LTD", "ACME LTD", 0.9, extractor="rules"),
+        "tax_amount": Field("3.00", "3.00", 0.2, extractor="rules"),
+        "vendor_name": Field("ACME LTD", "ACME LTD", 0.6, extractor="rules"),
         "vendor_address": Field("Main", "Main", 0.4, extractor="rules"),
         "document_number": Field("INV-2", "INV-2", 0.6, extractor="rules"),
         "document_date": Field("01/02/2020", "2020-02-01", 0.8, extractor="rules"),
@@ -163,7 +165,8 @@ def test_rules_win_amounts_and_dates_and_the_surer_extractor_wins_text():
     }
     out = combine(model, rules, INVOICE, rule_min_confidence=0.5)
     assert out["total_amount"].extractor == "rules" and out["total_amount"].value == "99.00"  # an amount
-    assert out["vendor_name"].value == "ACME LTD"  # text: the surer one
+    assert out["tax_amount"].value == "3.00"  # an amount: the rules' even when unsure
+    assert out["vendor_name"].value == "ACME LTD"  # the vendor: the rules', sure enough though less sure than the model
     assert out["vendor_address"].extractor == "model"  # the rules are not sure enough
     assert out["document_number"].value == "INV-1"  # a tie goes to the model
     assert out["document_date"].extractor == "rules"  # the model left it empty
