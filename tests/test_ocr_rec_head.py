@@ -15,7 +15,7 @@ pytest.importorskip("onnx")
 from paperbeam.errors import ConfigError  # noqa: E402
 from paperbeam.models.ocr import rec_head  # noqa: E402
 from paperbeam.models.ocr.rapid import RapidOcrEngine  # noqa: E402
-from paperbeam.models.ocr.rec_head import Head, with_context  # noqa: E402
+from paperbeam.models.ocr.rec_head import Head, run_block, split_last_block, split_last_layer, with_context  # noqa: E402
 from paperbeam.models.ocr.rec_head_train import (  # noqa: E402
     FeatureReader, blend, collect, fit, greedy, line_accuracy, widen)
 
@@ -61,6 +61,31 @@ def test_the_wheel_layer_as_a_head_reads_exactly_as_rapidocr(reader, tmp_path):
     assert "head" in cut.version() and "head" not in stock.version()
 
 
+def test_the_wheel_block_and_layer_as_a_head_read_exactly_as_rapidocr(tmp_path):
+    """Cut one block earlier, the numpy block with the wheel's weights must give rapidocr's reading word for word."""
+    path = str(tmp_path / "stock-block.npz")
+    FeatureReader(block=True).stock.save(path)
+    assert Head.load(path).block is not None
+    img, _ = page()
+    assert words_of(RapidOcrEngine(head=path), img) == words_of(RapidOcrEngine(head="stock"), img)
+
+
+def test_the_block_cut_computes_the_wheel_features():
+    import onnxruntime
+
+    path = FeatureReader().rec_path  # the wheel's recogniser
+    cut_block, block, weight, bias = split_last_block(path)
+    cut_layer, weight2, bias2 = split_last_layer(path)
+    assert np.array_equal(weight, weight2) and np.array_equal(bias, bias2)
+    batch = np.random.default_rng(0).random((2, 3, 48, 320), dtype=np.float32)
+    with_block = onnxruntime.InferenceSession(cut_block, providers=["CPUExecutionProvider"])
+    plain = onnxruntime.InferenceSession(cut_layer, providers=["CPUExecutionProvider"])
+    inputs = {with_block.get_inputs()[0].name: batch}
+    x = with_block.run(None, inputs)[0]
+    assert x.shape[-1] == 2 * weight.shape[0]
+    assert np.allclose(run_block(block, x), plain.run(None, inputs)[0], atol=1e-4)
+
+
 def test_shipped_head_reads_a_clean_page():
     engine = RapidOcrEngine()  # English: the shipped layer
     assert engine.head is not None and "head" in engine.version()
@@ -91,6 +116,12 @@ def test_head_file_round_trip_and_fingerprint(tmp_path):
     assert np.array_equal(again.weight, shipped.weight)
     changed = Head(shipped.weight + 1e-3, shipped.bias, shipped.chars)
     assert changed.digest() != shipped.digest()
+    if shipped.block is not None:  # the block's weights are part of the file and of the fingerprint
+        assert set(again.block) == set(shipped.block)
+        moved = dict(shipped.block, w1=shipped.block["w1"] + 1e-3)
+        assert Head(shipped.weight, shipped.bias, shipped.chars, block=moved).digest() != shipped.digest()
+    with pytest.raises(ConfigError, match="lacks"):
+        Head(shipped.weight, shipped.bias, shipped.chars, block={"w1": np.zeros((2, 2))})
 
 
 def test_widened_layer_reads_the_same_until_trained(reader):
@@ -117,6 +148,24 @@ def test_cut_refuses_a_model_without_the_expected_tail(tmp_path):
         rec_head.features_model(path)
 
 
+def test_block_cut_refuses_a_model_whose_last_layer_has_no_block_before_it(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 5])
+    w = numpy_helper.from_array(np.ones((3, 5), np.float32), "w")
+    b = numpy_helper.from_array(np.zeros(5, np.float32), "b")
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Add", ["m", "b"], ["a"]),
+             helper.make_node("Softmax", ["a"], ["y"], axis=-1)]
+    model = helper.make_model(helper.make_graph(nodes, "g", [x], [y], [w, b]))
+    path = str(tmp_path / "linear.onnx")
+    onnx.save(model, path)
+    rec_head.features_model(path)  # the last layer alone can be cut
+    with pytest.raises(ConfigError, match="SVTR block"):
+        rec_head.features_model(path, block=True)
+
+
 def test_training_collects_labelled_lines_and_fits(reader, tmp_path):
     """A SROIE-layout folder of two drawn pages: lines are matched to their labels, held out by the stem rule, fitted."""
     root = tmp_path / "sroie"
@@ -139,3 +188,30 @@ def test_training_collects_labelled_lines_and_fits(reader, tmp_path):
     assert np.allclose(half.weight, (reader.stock.weight + head.weight) / 2)
     e = examples[0]
     assert greedy(half.logits(e["feat"]), half.chars)
+
+
+def test_training_the_block_moves_it_and_keeps_the_reading(tmp_path):
+    """--block: the features are the block's inputs; fitting changes the block's weights as well as the layer's."""
+    root = tmp_path / "sroie"
+    (root / "img").mkdir(parents=True)
+    (root / "box").mkdir()
+    for stem, lines in (("001", LINES), ("002", ["RECEIPT 88", "Cash 10.00", "Change 0.50"])):
+        img, rows = page(lines)
+        img.save(root / "img" / f"{stem}.jpg", quality=95)
+        with open(root / "box" / f"{stem}.csv", "w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerows(rows)
+    reader = FeatureReader(block=True)
+    examples = collect(str(root), reader, log=lambda *_: None)
+    assert examples and examples[0]["feat"].shape[-1] == 2 * reader.stock.weight.shape[0]
+    assert line_accuracy(examples, reader.stock) > 0.6
+    head, history = fit(examples, reader.stock, epochs=2, lr=1e-2, log=lambda *_: None)
+    assert [h["epoch"] for h in history] == [0, 1, 2]
+    if head is not reader.stock:  # an epoch beat the wheel: its block moved
+        assert not np.array_equal(head.block["w1"], reader.stock.block["w1"])
+    half = blend(reader.stock, head, 0.5)
+    assert np.allclose(half.block["w2"], (reader.stock.block["w2"] + head.block["w2"]) / 2)
+    assert half.block["eps1"] == reader.stock.block["eps1"]
+    path = str(tmp_path / "block.npz")
+    half.save(path)
+    text = " ".join(words_of(RapidOcrEngine(head=path), page()[0]))
+    assert "60.30" in text and "INVOICE" in text

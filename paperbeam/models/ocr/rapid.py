@@ -19,10 +19,10 @@ those languages use (``paperbeam.models.ocr.alphabet``): RapidOCR's model also k
 Japanese, and on faint English text it sometimes picks "à" or a CJK
 character where the next-best reading is the right letter.
 
-English pages are read through paperbeam's refitted last recogniser layer
-(``rec_head``: the wheel's network, its output layer fitted to printed
-business text); ``head="stock"`` keeps the wheel's own layer, and a path
-uses a layer of your own. Other languages always use the wheel's layer.
+English pages are read through paperbeam's refitted recogniser tail
+(``rec_head``: the wheel's network, its last block and output layer fitted
+to printed business text); ``head="stock"`` keeps the wheel's own tail, and
+a path uses a head file of your own. Other languages always use the wheel's.
 
 Threads: onnxruntime defaults to one thread per core; several Beam workers on
 one machine then fight over the cores. ``threads`` (default 1) sets
@@ -151,7 +151,7 @@ class RapidOcrEngine(OcrEngine):
       lang: tesseract-style language codes joined with '+' ("eng" by default); Latin-script
         languages limit the characters the recogniser may choose; others leave them all.
       timeout: seconds per page; a page over it raises OcrFailed (checked after the fact: onnxruntime cannot be interrupted).
-      head: "paperbeam" (the shipped refitted output layer, for pages whose languages it covers: English),
+      head: "paperbeam" (the shipped refitted tail, for pages whose languages it covers: English),
         "stock" (the wheel's layer), or the path of a head file from ``paperbeam.models.ocr.rec_head_train``.
     """
 

@@ -1,4 +1,4 @@
-"""Refit RapidOCR's last recogniser layer on labelled text lines (makes ``data/ocr/rec_head.npz``).
+"""Refit RapidOCR's last recogniser layer (and block) on labelled text lines (makes ``data/ocr/rec_head.npz``).
 
     python -m paperbeam.models.ocr.rec_head_train --sroie ../shared/datasets/sroie-dev \\
         --out paperbeam/data/ocr/rec_head.npz [--epochs 8 --seed 0 --features CACHE.npz]
@@ -25,6 +25,10 @@ lines right but the lines holding the key fields (shop names, addresses)
 slightly worse, and cost 1.4 points of key coverage; halfway gains on both
 (figures in ``paperbeam/data/ocr/README.md``).
 
+``--block`` refits the recogniser's last feed-forward block with the layer
+(see ``rec_head``): the features are then that block's inputs, the pull
+holds the block near the wheel's weights too, and the blend moves both.
+
 Seeded (torch, python); the feature extraction is deterministic, and
 ``--features`` caches it so refits take seconds.
 """
@@ -44,7 +48,7 @@ import numpy as np
 from paperbeam.models.evaluate import sroie_box_lines
 from paperbeam.models.layout.train import is_validation
 from paperbeam.models.ocr.alphabet import allowed_characters
-from paperbeam.models.ocr.rec_head import Head, split_last_layer
+from paperbeam.models.ocr.rec_head import BLOCK_KEYS, Head, split_last_block, split_last_layer
 
 MIN_IOU = 0.5
 BATCH = 6  # rapidocr's rec_batch_num: crops are padded to the widest of their batch, as at run time
@@ -59,9 +63,9 @@ def iou(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 class FeatureReader:
-    """RapidOCR's detector and the recogniser cut before its last layer, single-threaded."""
+    """RapidOCR's detector and the recogniser cut before its last layer (or its last block), single-threaded."""
 
-    def __init__(self, threads: int = 1):
+    def __init__(self, threads: int = 1, block: bool = False):
         import onnxruntime
         import rapidocr
         from rapidocr import RapidOCR
@@ -80,11 +84,15 @@ class FeatureReader:
         self.rec = self.ocr._load_rec_model()
         opts = onnxruntime.SessionOptions()
         opts.intra_op_num_threads = opts.inter_op_num_threads = threads
-        cut, weight, bias = split_last_layer(self.rec_path)
+        block_params = None
+        if block:
+            cut, block_params, weight, bias = split_last_block(self.rec_path)
+        else:
+            cut, weight, bias = split_last_layer(self.rec_path)
         self.session = onnxruntime.InferenceSession(cut, opts, providers=["CPUExecutionProvider"])
         self.input = self.session.get_inputs()[0].name
         self.charset = list(self.rec.postprocess_op.character)
-        self.stock = Head(*_stock_columns(weight, bias, self.charset), source="stock")
+        self.stock = Head(*_stock_columns(weight, bias, self.charset), source="stock", block=block_params)
 
     def lines(self, bgr: np.ndarray) -> List[Tuple[Tuple[float, float, float, float], np.ndarray]]:
         """(box, features) for every line the detector finds, features (time, 120) as the recogniser sees them."""
@@ -195,15 +203,19 @@ def widen(head: Head, context: int) -> Head:
     rows = head.weight.shape[0]
     weight = np.zeros(((2 * context + 1) * rows, head.weight.shape[1]), np.float32)
     weight[context * rows:(context + 1) * rows] = head.weight
-    return Head(weight, head.bias.copy(), head.chars, source=head.source, lang=head.lang, context=context)
+    return Head(weight, head.bias.copy(), head.chars, source=head.source, lang=head.lang, context=context, block=head.block)
 
 
 def blend(start: Head, refit: Head, share: float) -> Head:
     """The layer ``share`` of the way from ``start`` to ``refit`` (weights and biases interpolated)."""
     if not 0.0 <= share <= 1.0:
         raise ValueError(f"blend must be between 0 and 1, not {share}")
+    block = None
+    if start.block is not None:
+        block = {k: start.block[k] * (1 - share) + refit.block[k] * share if k in BLOCK_KEYS else start.block[k]
+                 for k in start.block}
     return Head(start.weight * (1 - share) + refit.weight * share, start.bias * (1 - share) + refit.bias * share,
-                start.chars, source=refit.source, lang=start.lang, context=start.context)
+                start.chars, source=refit.source, lang=start.lang, context=start.context, block=block)
 
 
 def fit(examples: List[dict], start: Head, epochs: int = 8, seed: int = 0, lr: float = 1e-3, pull: float = 1e-3,
@@ -226,40 +238,61 @@ def fit(examples: List[dict], start: Head, epochs: int = 8, seed: int = 0, lr: f
     train = [e for e in usable if not e["validation"]]
     held = [e for e in usable if e["validation"]]
     log(f"  {len(examples)} lines; {len(train)} to fit, {len(held)} held out; {len(examples) - len(usable)} with characters the layer lacks")
-    w0 = torch.tensor(start.weight)
-    b0 = torch.tensor(start.bias)
-    weight = torch.nn.Parameter(w0.clone())
-    bias = torch.nn.Parameter(b0.clone())
-    opt = torch.optim.Adam([weight, bias], lr=lr)
+    initial = {"weight": start.weight, "bias": start.bias}
+    initial.update({"block." + k: v for k, v in (start.block or {}).items() if k in BLOCK_KEYS})
+    origin = {k: torch.tensor(v) for k, v in initial.items()}
+    params = {k: torch.nn.Parameter(v.clone()) for k, v in origin.items()}
+    eps = {k: float(start.block.get(k, 1e-5)) for k in ("eps1", "eps2")} if start.block else {}
+    opt = torch.optim.Adam(list(params.values()), lr=lr)
     ctc = torch.nn.CTCLoss(blank=0, zero_infinity=True)
+
+    def snapshot() -> Head:
+        block = None
+        if start.block is not None:
+            block = dict(start.block)
+            block.update({k[len("block."):]: v.detach().numpy().copy() for k, v in params.items() if k.startswith("block.")})
+        return Head(params["weight"].detach().numpy().copy(), params["bias"].detach().numpy().copy(), chars, source="refit",
+                    lang=start.lang, context=start.context, block=block)
+
+    def layer_features(feats):
+        if start.block is None:
+            return feats
+        width = feats.shape[-1] // 2
+        x, skip = feats[..., :width], feats[..., width:]
+        h = F.layer_norm(x, (width,), params["block.ln1_g"], params["block.ln1_b"], eps["eps1"])
+        z = h @ params["block.w1"] + params["block.b1"]
+        y = x + F.silu(z) @ params["block.w2"] + params["block.b2"]
+        return F.layer_norm(y, (width,), params["block.ln2_g"], params["block.ln2_b"], eps["eps2"]) + skip
+
     history = [{"epoch": 0, "held_out_line_accuracy": round(line_accuracy(held, start), 4), "loss": None}]
     log(f"  epoch 0 (the wheel's layer): held-out line accuracy {history[0]['held_out_line_accuracy']:.4f}")
     best, best_acc = start, history[0]["held_out_line_accuracy"]
     order = list(range(len(train)))
+    width = train[0]["feat"].shape[-1] if train else 0
     for epoch in range(1, epochs + 1):
         random.shuffle(order)
         total = 0.0
         for i in range(0, len(order), batch):
             part = [train[k] for k in order[i:i + batch]]
             steps = max(len(e["feat"]) for e in part)
-            feats = torch.zeros(len(part), steps, w0.shape[0] // (2 * start.context + 1))
+            feats = torch.zeros(len(part), steps, width)
             for j, e in enumerate(part):
                 feats[j, :len(e["feat"])] = torch.from_numpy(e["feat"].astype(np.float32))
             targets = [torch.tensor([fold_index[c.casefold()] for c in e["text"]]) for e in part]
+            feats = layer_features(feats)
             if start.context:
                 padded = F.pad(feats, (0, 0, start.context, start.context))
                 feats = torch.cat([padded[:, k:k + steps] for k in range(2 * start.context + 1)], -1)
-            probs = torch.softmax(feats @ weight + bias, -1) @ fold
+            probs = torch.softmax(feats @ params["weight"] + params["bias"], -1) @ fold
             logp = torch.log(probs.clamp_min(1e-12)).transpose(0, 1)
             loss = ctc(logp, torch.cat(targets), torch.tensor([len(e["feat"]) for e in part]),
                        torch.tensor([len(t) for t in targets]))
-            loss = loss + pull * (((weight - w0) ** 2).sum() + ((bias - b0) ** 2).sum())
+            loss = loss + pull * sum(((params[k] - origin[k]) ** 2).sum() for k in params)
             opt.zero_grad()
             loss.backward()
             opt.step()
             total += float(loss.detach()) * len(part)
-        head = Head(weight.detach().numpy().copy(), bias.detach().numpy().copy(), chars, source="refit",
-                    lang=start.lang, context=start.context)
+        head = snapshot()
         acc = line_accuracy(held, head)
         history.append({"epoch": epoch, "held_out_line_accuracy": round(acc, 4), "loss": round(total / max(1, len(train)), 4)})
         log(f"  epoch {epoch}: loss {total / max(1, len(train)):.4f}, held-out line accuracy {acc:.4f}")
@@ -281,11 +314,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--context", type=int, default=0, help="neighbouring time steps the layer reads on each side")
     parser.add_argument("--holdout", type=int, default=2, help="hold out pages whose number leaves this when divided by 5 "
                         "(2, as the layout model; 1, 3 and 4 give the other folds of a cross-validation)")
+    parser.add_argument("--block", action="store_true", help="refit the recogniser's last feed-forward block as well as its last layer "
+                        "(the features cache then holds that block's inputs)")
     parser.add_argument("--blend", type=float, default=0.5, help="how far to move from the wheel's layer to the refitted one (0..1)")
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     t0 = time.time()
-    reader = FeatureReader()
+    reader = FeatureReader(block=args.block)
     k, _, n = args.shard.partition("/")
     shard = (int(k), int(n or 1))
     caches = [p for p in (args.features or "").split(",") if p]
