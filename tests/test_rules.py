@@ -179,3 +179,10 @@ def test_an_address_skips_the_lines_around_it_that_no_address_holds():
                                    F.Text(20, 300, "Total"), F.Text(220, 300, "18.00", align="right")))
     fields = RuleExtractor(INVOICE).extract(_doc(_page(1, layout)))
     assert fields["vendor_address"].value == "No. 1 Jalan Puteri 7/10 47100 Puchong Selangor"
+
+
+def test_an_amount_read_with_a_gap_after_its_decimal_point_is_still_the_total():
+    """OCR of receipts often reads "49. 39"; without the gap rule the total was the rounding line's 0.01."""
+    fields = RuleExtractor(INVOICE).extract(_doc(_page(1, _receipt(
+        ("Total RM Incl. of GST", "49. 39"), ("Rounding Adj", "0.01"), ("Total RM", "49. 40"), ("Cash", "50. 00")))))
+    assert fields["total_amount"].normalized == "49.40"

@@ -30,10 +30,11 @@ DATE_RE = re.compile(
     r")(?![\d])",
     re.IGNORECASE,
 )
-# An amount: optional currency, digits with thousands separators, and two decimals.
+# An amount: optional currency, digits with thousands separators, and two decimals. OCR of receipts
+# often reads a gap after the decimal point ("49. 39"): one space there is still the same amount.
 AMOUNT_RE = re.compile(
     r"(?<![\w.,])(?:(?:[A-Z]{3}|RM|Rp|S\$|US\$|[$€£¥₹])\s?)?-?"
-    r"(?:\d{1,3}(?:[,.' ]\d{3})+|\d+)[.,]\d{2}(?![\d])(?:\s?(?:[A-Z]{3}|€|£|\$))?",
+    r"(?:\d{1,3}(?:[,.' ]\d{3})+|\d+)[.,] ?\d{2}(?![\d])(?:\s?(?:[A-Z]{3}|€|£|\$))?",
 )
 PERCENT_RE = re.compile(r"\d+(?:[.,]\d+)?\s?%")
 
