@@ -138,6 +138,14 @@ TRAILING_REGISTRATION = re.compile(
 )
 
 
+# ... or after its legal form without brackets: "ENTERPRISE SDN BHD 822737-X", "ACME Ltd Co. No. 01234567".
+REGISTRATION_AFTER_LEGAL_FORM = re.compile(
+    r"(\b(?:sdn\.?\s*bhd|bhd|s/b|ltd|limited|gmbh|inc|llc|plc)\.?)\s+(?:co(?:mpany)?\.?\s*)?(?:no\.?\s*:?\s*)?"
+    r"[a-z]{0,3}\d{5,}(?:\s*-?\s*[a-z])?\W*$",
+    re.IGNORECASE,
+)
+
+
 def strip_registration(name: Optional[str]) -> Optional[str]:
     """A party's name without the registration number printed after it.
 
@@ -149,7 +157,10 @@ def strip_registration(name: Optional[str]) -> Optional[str]:
     if not name:
         return name
     m = TRAILING_REGISTRATION.search(name)
-    return name[:m.start()].rstrip(" ,;:") if m and m.start() > 0 else name
+    if m and m.start() > 0:
+        return name[:m.start()].rstrip(" ,;:")
+    m = REGISTRATION_AFTER_LEGAL_FORM.search(name)
+    return name[:m.end(1)] if m else name
 
 
 def normalize_value(field_type: str, text: Optional[str], date_order: str = "day-first") -> Optional[str]:

@@ -131,6 +131,8 @@ def test_an_absurdly_long_digit_run_does_not_crash():
     ("Dion Realties Sdn Bhd (Co. No:20154-T)", "Dion Realties Sdn Bhd"),
     ("URBAN IDEA SDN BHD (417940-M),", "URBAN IDEA SDN BHD"),
     ("ACME GmbH [HRB 12345]", "ACME GmbH"),
+    ("ENTERPRISE (SETIA ALAM) SDN BHD 822737-X", "ENTERPRISE (SETIA ALAM) SDN BHD"),
+    ("ACME Ltd Co. No. 01234567", "ACME Ltd"),
     # kept: part of the name, or nothing but the number
     ("MR. D.I.Y. (M) SDN BHD", "MR. D.I.Y. (M) SDN BHD"),
     ("AIK HUAT HARDWARE (SETIA ALAM) SDN BHD", "AIK HUAT HARDWARE (SETIA ALAM) SDN BHD"),

@@ -186,3 +186,19 @@ def test_an_amount_read_with_a_gap_after_its_decimal_point_is_still_the_total():
     fields = RuleExtractor(INVOICE).extract(_doc(_page(1, _receipt(
         ("Total RM Incl. of GST", "49. 39"), ("Rounding Adj", "0.01"), ("Total RM", "49. 40"), ("Cash", "50. 00")))))
     assert fields["total_amount"].normalized == "49.40"
+
+
+@pytest.mark.parametrize("printed, name", [
+    (("AIK HUAT HARDWARE", "ENTERPRISE (SETIA", "ALAM) SDN BHD", "822737-X"), "AIK HUAT HARDWARE ENTERPRISE (SETIA ALAM) SDN BHD"),
+    (("LIAN CHI PU TIAN VEGETARIAN", "RESTAURANT SDN BHD"), "LIAN CHI PU TIAN VEGETARIAN RESTAURANT SDN BHD"),
+    # a brand above a full name stays out of it
+    (("SOLARIS", "SUN VICTORY SDN BHD"), "SUN VICTORY SDN BHD"),
+])
+def test_a_name_over_several_lines_runs_from_its_start_to_its_legal_form(printed, name):
+    texts = tuple(F.Text(20, 40 + 15 * k, t, 9) for k, t in enumerate(printed))
+    layout = F.Layout((240, 600), texts + (F.Text(20, 120, "No. 17-G, Jalan Setia Indah"), F.Text(20, 135, "40170 Shah Alam"),
+                                           F.Text(20, 150, "Tel: 03-3362 3608"),
+                                           F.Text(20, 300, "Total"), F.Text(220, 300, "12.00", align="right")))
+    fields = RuleExtractor(INVOICE).extract(_doc(_page(1, layout)))
+    assert fields["vendor_name"].value == name
+    assert fields["vendor_address"].value == "No. 17-G, Jalan Setia Indah 40170 Shah Alam"

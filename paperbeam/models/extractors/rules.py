@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Dict, List, Optional, Tuple
 
 from paperbeam.models.extractors.base import FieldExtractor, Line, document_lines, is_party_name, name_without_registration, union_box
-from paperbeam.normalize import currency_code, normalize_amount, normalize_date, normalize_value
+from paperbeam.normalize import currency_code, normalize_amount, normalize_date, normalize_value, strip_registration
 from paperbeam.records import Document, Field, Word
 
 MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
@@ -92,6 +92,11 @@ NOT_ADDRESS = re.compile(
     r"|\b\d{6,}\s*-\s*[a-z]\b|\(\s*\d{5,}\s*-?\s*[a-z]\s*\)",
     re.IGNORECASE,
 )
+# A name's last words are its legal form ("... SDN BHD", "... S/B", "... Ltd."), perhaps before a registration number.
+LEGAL_FORM_END = re.compile(r"(?:sdn\.?\s*bhd|\bbhd|\bs/b|\bltd|\blimited|\bgmbh|\bllc|\binc|\bplc|\bpty)\.?\)?\s*(?:\(.*\))?\W*$", re.IGNORECASE)
+# The kind of business, which names put last: "... RESTAURANT SDN BHD", "... ENTERPRISE (SETIA ALAM) SDN BHD".
+BUSINESS_KIND_FIRST = re.compile(r"(?:restaurant|enterprise|trading|hardware|bakery|bakeries|stationery|marketing|services?"
+                                 r"|industries|holdings?|international|resources|supplies|store|mart|cafe)\b", re.IGNORECASE)
 CONTACT = re.compile(r"\b(?:tel|phone|fax|e-?mail|www|http|gst|vat|reg|co\.?\s*no|company\s*no|invoice|receipt|date)\b|@", re.IGNORECASE)
 # A company registration number on its own line: "(4M0517726)", "(JM0352019-K)", "Co. No. 123456-X".
 REGISTRATION = re.compile(r"^\W*(?:(?:co(?:mpany)?\.?\s*)?(?:reg(?:istration)?\.?\s*)?(?:no\.?)?\s*:?\s*)?[a-z]{0,3}\d{4,}[a-z]?(?:\s*-\s*[a-z0-9]{1,2})?\W*$", re.IGNORECASE)
@@ -129,6 +134,18 @@ def _same_row(line: Line, lines: List[Line]) -> List[Line]:
 def _next_lines(line: Line, lines: List[Line], n: int = 1) -> List[Line]:
     idx = lines.index(line)
     return [l for l in lines[idx + 1 : idx + 1 + n] if l.page == line.page]
+
+
+def _words_line(word: Word, lines: List[Line]) -> Optional[Line]:
+    """The line that holds ``word``."""
+    return next((l for l in lines if any(w is word for w in l.words)), None)
+
+
+def _name_part(line: Line) -> bool:
+    """True when ``line`` could be part of a company's name: letters, no digits, no contact or document words."""
+    text = strip_registration(line.text)
+    return (not CONTACT.search(text) and not NOT_VENDOR.search(text) and not re.search(r"\d", text)
+            and sum(c.isalpha() for c in text) >= 3)
 
 
 def _amounts(line: Line) -> List[Tuple[str, List[Word]]]:
@@ -294,18 +311,33 @@ class RuleExtractor(FieldExtractor):
         words = list(line.words)
         text = line.text.strip()
         # A name printed over two lines whose second line was chosen: "POPULAR BOOK" / "CO. (M) SDN BHD".
+        # Or whose chosen line starts with the kind of business: "LIAN CHI PU TIAN VEGETARIAN" / "RESTAURANT SDN BHD".
         prev = first_page[first_page.index(line) - 1] if first_page.index(line) > 0 else None
-        if prev is not None and LEGAL_FORM_ONLY.fullmatch(text) and not CONTACT.search(prev.text) \
-                and not NOT_VENDOR.search(prev.text) and not re.search(r"\d", prev.text) and sum(c.isalpha() for c in prev.text) >= 3:
+        starts_with_kind = BUSINESS_KIND_FIRST.match(text) and LEGAL_FORM_END.search(text)
+        if prev is not None and (LEGAL_FORM_ONLY.fullmatch(text) or starts_with_kind) and _name_part(prev):
             words = list(prev.words) + words
             text = f"{prev.text.strip()} {text}"
         # A name printed over two lines: "HOME MASTER HARDWARE &" / "ELECTRICAL", or "... TRADING" / "SDN BHD".
         nxt = _next_lines(line, lines, 1)
-        if nxt and not CONTACT.search(nxt[0].text) and not re.search(r"\d", nxt[0].text):
+        if nxt and not CONTACT.search(nxt[0].text) and not re.search(r"\d", strip_registration(nxt[0].text)):
             follow = nxt[0].text.strip()
-            if text.endswith(("&", "-", "AND", "and")) or re.fullmatch(r"\(?(?:sdn\.?\s*bhd|s/?b|bhd|ltd|limited|gmbh|llc|inc)\.?\)?", follow, re.IGNORECASE):
+            if text.endswith(("&", "-", "AND", "and")) or \
+                    re.fullmatch(r"\(?(?:sdn\.?\s*bhd|s/?b|bhd|ltd|limited|gmbh|llc|inc)\.?\)?", follow, re.IGNORECASE):
                 words += nxt[0].words
                 text = f"{text} {follow}"
+        # ... or over up to three: "AIK HUAT HARDWARE" / "ENTERPRISE (SETIA" / "ALAM) SDN BHD": the name goes on,
+        # from a line that starts with the kind of business, to the line that ends in its legal form.
+        if not LEGAL_FORM_END.search(strip_registration(text)):
+            ahead = _next_lines(_words_line(words[-1], lines) or line, lines, 2)
+            if ahead and BUSINESS_KIND_FIRST.match(ahead[0].text.strip()):
+                for k, other in enumerate(ahead):
+                    if not _name_part(other):
+                        break
+                    if LEGAL_FORM_END.search(strip_registration(other.text)):
+                        for part in ahead[:k + 1]:
+                            words += part.words
+                            text = f"{text} {part.text.strip()}"
+                        break
         return (max(0.05, min(score, 0.95)), text, words)
 
     def _address(self, lines: List[Line], vendor: Optional[Candidate]) -> Optional[Candidate]:
