@@ -202,3 +202,14 @@ def test_a_name_over_several_lines_runs_from_its_start_to_its_legal_form(printed
     fields = RuleExtractor(INVOICE).extract(_doc(_page(1, layout)))
     assert fields["vendor_name"].value == name
     assert fields["vendor_address"].value == "No. 17-G, Jalan Setia Indah 40170 Shah Alam"
+
+
+def test_an_address_starts_at_its_first_numbered_line_and_stops_before_a_glued_document_title():
+    """A branch name between the shop and its address stays out, and so does "TAXINVOICE" after the postcode."""
+    layout = F.Layout((240, 600), (F.Text(20, 40, "IKEA MALAYSIA SDN BHD", 12),
+                                   F.Text(20, 58, "IKEA Cheras"),
+                                   F.Text(20, 72, "No 2A Jalan Cochrane"), F.Text(20, 86, "55100 Kuala Lumpur"),
+                                   F.Text(20, 100, "TAXINVOICE"),
+                                   F.Text(20, 300, "Total"), F.Text(220, 300, "18.00", align="right")))
+    fields = RuleExtractor(INVOICE).extract(_doc(_page(1, layout)))
+    assert fields["vendor_address"].value == "No 2A Jalan Cochrane 55100 Kuala Lumpur"

@@ -89,7 +89,17 @@ LEGAL_FORM_ONLY = re.compile(
 NOT_ADDRESS = re.compile(
     r"\b\d{1,2}[:.]\d{2}(?::\d{2})?\s*(?:am|pm)?\b(?![.,]\d)|\b\d{1,2}[/.-](?:\d{1,2}|[a-z]{3})[/.-]\d{2,4}\b"
     r"|\b\d{1,2}\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\s+\d{4}\b|\d+[.,]\d{2}\s*$"
-    r"|\b\d{6,}\s*-\s*[a-z]\b|\(\s*\d{5,}\s*-?\s*[a-z]\s*\)",
+    r"|\b\d{6,}\s*-\s*[a-z]\b|\(\s*\d{5,}\s*-?\s*[a-z]\s*\)"
+    r"|invoice|receipt|cashier",  # also glued to a neighbour by OCR: "TAXINVOICE"
+    re.IGNORECASE,
+)
+# Words that make a line part of an address even without a number.
+STREET_WORD = re.compile(
+    r"\b(?:street|st|road|rd|avenue|ave|boulevard|blvd|lane|ln|drive|dr|way|place|square|court|highway|hwy"
+    r"|building|tower|floor|level|block|suite|unit|centre|center|mall|plaza|park"
+    r"|jalan|jln|lorong|persiaran|lebuh|lebuhraya|taman|tmn|kampung|kg|wisma|menara|bangunan|kompleks|seksyen"
+    r"|strasse|straße|str|weg|allee|platz|gasse|ring|damm|rue|chemin|place|quai|impasse|via|viale|piazza|corso"
+    r"|calle|avenida|paseo|camino|carrer|straat|laan|gracht|plein|kade)\b|stra(?:ss|ß)e\b|allee\b|weg\b|gasse\b",
     re.IGNORECASE,
 )
 # A name's last words are its legal form ("... SDN BHD", "... S/B", "... Ltd."), perhaps before a registration number.
@@ -365,9 +375,14 @@ class RuleExtractor(FieldExtractor):
             if re.search(r"\b\d{4,6}\b", text) and len(parts) >= 2:
                 # a postcode usually ends the address, perhaps followed by the state or country
                 nxt = _next_lines(line, lines, 1)
-                if nxt and not CONTACT.search(nxt[0].text) and len(nxt[0].text) < 25 and not re.search(r"\d", nxt[0].text):
+                if nxt and not CONTACT.search(nxt[0].text) and not NOT_ADDRESS.search(nxt[0].text) and len(nxt[0].text) < 25 and not re.search(r"\d", nxt[0].text):
                     parts.append(nxt[0])
                 break
+        # A branch or shop name between the vendor and its address ("IKEA Cheras", "Licensee of McDonald's"):
+        # a line with no number and no street or building word, before lines that have a number.
+        while len(parts) > 1 and not re.search(r"\d", parts[0].text) and not STREET_WORD.search(parts[0].text) \
+                and any(re.search(r"\d", p.text) for p in parts[1:]):
+            parts.pop(0)
         if not parts:
             return None
         words = [w for l in parts for w in l.words]
