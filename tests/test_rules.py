@@ -213,3 +213,15 @@ def test_an_address_starts_at_its_first_numbered_line_and_stops_before_a_glued_d
                                    F.Text(20, 300, "Total"), F.Text(220, 300, "18.00", align="right")))
     fields = RuleExtractor(INVOICE).extract(_doc(_page(1, layout)))
     assert fields["vendor_address"].value == "No 2A Jalan Cochrane 55100 Kuala Lumpur"
+
+
+@pytest.mark.parametrize("printed, iso", [
+    ("05-Jan-2017 03:17:50 PM", "2017-01-05"),  # a dash after the month's name
+    ("02/JAN/2017", "2017-01-02"),
+    ("REG CASHIER 18-03-201811:23", "2018-03-18"),  # OCR glued the time to the year
+])
+def test_receipt_dates_as_printed_and_as_read(printed, iso):
+    layout = F.Layout((240, 600), (F.Text(20, 40, "KEDAI RUNCIT MAJU", 12), F.Text(20, 80, printed),
+                                   F.Text(20, 300, "Total"), F.Text(220, 300, "18.00", align="right")))
+    fields = RuleExtractor(INVOICE).extract(_doc(_page(1, layout)))
+    assert fields["document_date"].normalized == iso

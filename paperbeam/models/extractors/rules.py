@@ -21,13 +21,14 @@ from paperbeam.normalize import currency_code, normalize_amount, normalize_date,
 from paperbeam.records import Document, Field, Word
 
 MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+# A date; OCR often glues the time straight after it ("18-03-201811:23"), which still ends the date.
 DATE_RE = re.compile(
     r"(?<![\d])("
     r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
     r"|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"
-    r"|\d{1,2}(?:st|nd|rd|th)?[ -]?" + MONTHS + r"[ -,]*\d{2,4}"
+    r"|\d{1,2}(?:st|nd|rd|th)?[-/. ]?" + MONTHS + r"[-/., ]*\d{2,4}"
     r"|" + MONTHS + r" \d{1,2}(?:st|nd|rd|th)?,? \d{4}"
-    r")(?![\d])",
+    r")(?:(?![\d])|(?=\d{1,2}:\d{2}))",
     re.IGNORECASE,
 )
 # An amount: optional currency, digits with thousands separators, and two decimals. OCR of receipts
