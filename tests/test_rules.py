@@ -225,3 +225,34 @@ def test_receipt_dates_as_printed_and_as_read(printed, iso):
                                    F.Text(20, 300, "Total"), F.Text(220, 300, "18.00", align="right")))
     fields = RuleExtractor(INVOICE).extract(_doc(_page(1, layout)))
     assert fields["document_date"].normalized == iso
+
+
+def test_the_sender_address_beside_a_bill_to_block_is_read_down_its_own_column():
+    """Two blocks side by side, read in between: the vendor's address is the lines under the vendor's name."""
+    layout = F.Layout(F.A4, (F.Text(48, 30, "INVOICE", 18),
+                             F.Text(434, 60, "Campbell and Sons", 12), F.Text(48, 62, "Bill To"),
+                             F.Text(48, 74, "Rhodes, Malone and Chase"), F.Text(479, 78, "541 Matthew Skyway"),
+                             F.Text(48, 86, "408 Anderson Green"), F.Text(460, 90, "South Danielle, DC 27516"),
+                             F.Text(48, 98, "Jeffreyhaven, WI 55879"), F.Text(498, 102, "001-993-879-8313"),
+                             F.Text(340, 300, "Total"), F.Text(545, 300, "1,234.56", align="right")))
+    fields = RuleExtractor(INVOICE).extract(_doc(_page(1, layout)))
+    assert fields["vendor_name"].value == "Campbell and Sons"
+    assert fields["vendor_address"].value == "541 Matthew Skyway South Danielle, DC 27516"
+
+
+def test_a_window_envelope_sender_line_gives_the_address_without_the_name():
+    layout = F.Layout(F.A4, (F.Text(436, 60, "Bieri & Söhne", 18),
+                             F.Text(48, 128, "Bieri & Söhne · Scheideggerstrasse 27 · 5397 Horw", 6),
+                             F.Text(337, 130, "Rechnungsnr.:"), F.Text(507, 130, "RE-67429"),
+                             F.Text(48, 146, "Gut AG"), F.Text(48, 158, "Albrechtstrasse 57"),
+                             F.Text(340, 300, "Total"), F.Text(545, 300, "1.234,56", align="right")))
+    fields = RuleExtractor(INVOICE).extract(_doc(_page(1, layout)))
+    assert fields["vendor_address"].value == "Scheideggerstrasse 27 5397 Horw"
+
+
+def test_an_address_ends_before_a_bare_phone_number():
+    layout = F.Layout(F.A4, (F.Text(56, 62, "Little-Fuller", 14), F.Text(56, 80, "Flat 38i"), F.Text(56, 92, "Hamilton Way"),
+                             F.Text(56, 104, "Smithville"), F.Text(56, 116, "(0121) 496 0658"),
+                             F.Text(340, 300, "Total"), F.Text(545, 300, "1,234.56", align="right")))
+    fields = RuleExtractor(INVOICE).extract(_doc(_page(1, layout)))
+    assert fields["vendor_address"].value == "Flat 38i Hamilton Way Smithville"

@@ -89,11 +89,15 @@ LEGAL_FORM_ONLY = re.compile(
 # What an address line never holds: a date, a time, an amount with cents, a company registration number.
 NOT_ADDRESS = re.compile(
     r"\b\d{1,2}[:.]\d{2}(?::\d{2})?\s*(?:am|pm)?\b(?![.,]\d)|\b\d{1,2}[/.-](?:\d{1,2}|[a-z]{3})[/.-]\d{2,4}\b"
-    r"|\b\d{1,2}\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\s+\d{4}\b|\d+[.,]\d{2}\s*$"
-    r"|\b\d{6,}\s*-\s*[a-z]\b|\(\s*\d{5,}\s*-?\s*[a-z]\s*\)"
-    r"|invoice|receipt|cashier",  # also glued to a neighbour by OCR: "TAXINVOICE"
+    r"|\b\d{1,2}\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\s+\d{4}\b"
+    r"|invoice|receipt|cashier|rechnung|factur|factuur|fattur",  # also glued to a neighbour by OCR: "TAXINVOICE"
     re.IGNORECASE,
 )
+# A company registration number: its line is the company's, not the address's ("Dimiliki: X SDN BHD 1110644-W").
+# A price at the end: an item line. Any of these makes the whole line no part of an address.
+NOT_ADDRESS_LINE = re.compile(r"\b\d{6,}\s*-\s*[a-z]\b|\(\s*\d{5,}\s*-?\s*[a-z]\s*\)|\d+[.,]\d{2}(?:\s*[a-z]{1,2})?\s*$"
+                              r"|^[\s+(]*\d[\d\s().-]{6,}(?:\s*(?:x|ext\.?)\s*\d+)?\s*$",  # ... or a bare phone number
+                              re.IGNORECASE)
 # Words that make a line part of an address even without a number.
 STREET_WORD = re.compile(
     r"\b(?:street|st|road|rd|avenue|ave|boulevard|blvd|lane|ln|drive|dr|way|place|square|court|highway|hwy"
@@ -145,6 +149,46 @@ def _same_row(line: Line, lines: List[Line]) -> List[Line]:
 def _next_lines(line: Line, lines: List[Line], n: int = 1) -> List[Line]:
     idx = lines.index(line)
     return [l for l in lines[idx + 1 : idx + 1 + n] if l.page == line.page]
+
+
+def _address_head(line: Line) -> Optional[Line]:
+    """``line``, or its words before the first thing no address holds (a date, an amount, a document label), or None."""
+    if NOT_ADDRESS_LINE.search(line.text):
+        return None
+    found = [m.start() for m in (NOT_ADDRESS.search(line.text), DATE_RE.search(line.text)) if m]
+    if not found:
+        return line
+    cut, pos, kept = min(found), 0, []
+    for w in line.words:
+        if pos + len(w.text) > cut:
+            break
+        kept.append(w)
+        pos += len(w.text) + 1
+    if sum(c.isalnum() for c in " ".join(w.text for w in kept)) < 3:
+        return None
+    return Line(line.page, kept, line.page_width, line.page_height)
+
+
+def _same_column(a: Line, b: Line) -> bool:
+    """True when the two lines overlap horizontally: one block of text, not two side by side."""
+    return min(a.bbox[2], b.bbox[2]) - max(a.bbox[0], b.bbox[0]) > 0
+
+
+SENDER_SEPARATOR = re.compile(r"\s[·•|]\s")
+
+
+def _sender_line_address(text: str, words: List[Word], vendor: str) -> Candidate:
+    """The address in a one-line sender line ("ACME GmbH · Hauptstr. 1 · 10115 Berlin"): its parts after the name.
+
+    Letters for window envelopes print the sender in one small line above the recipient; the
+    address is every part but the company's name, read as one address ("Hauptstr. 1 10115 Berlin").
+    """
+    segments = [seg.strip() for seg in SENDER_SEPARATOR.split(text) if seg.strip()]
+    while len(segments) > 1 and (segments[0].casefold() == vendor.casefold() or not re.search(r"\d", segments[0])):
+        segments.pop(0)
+    address = " ".join(segments)
+    kept = [w for w in words if w.text.strip("·•|") and w.text in address.split()]
+    return (0.6, address, kept or words)
 
 
 def _words_line(word: Word, lines: List[Line]) -> Optional[Line]:
@@ -360,11 +404,17 @@ class RuleExtractor(FieldExtractor):
             return None
         vx0 = lines[start].bbox[0]
         parts: List[Line] = []
-        for line in lines[start + 1 : start + 7]:
+        for line in lines[start + 1 : start + 10]:
             text = line.text
+            if not parts and SENDER_SEPARATOR.search(text) and text.casefold().startswith(vendor[1].casefold()):
+                head = _address_head(line) or line  # the sender line above a window envelope's recipient
+                return _sender_line_address(head.text, head.words, vendor[1])
+            if line.page == lines[start].page and not _same_column(line, parts[-1] if parts else lines[start]):
+                continue  # a block beside the sender's (the customer's "Bill To"), read in between
             if REGISTRATION.match(text.strip()):
                 continue
-            if line.page != lines[start].page or CONTACT.search(text) or BUYER.search(text) or NOT_ADDRESS.search(text):
+            head = _address_head(line)
+            if line.page != lines[start].page or CONTACT.search(text) or BUYER.search(text) or head is None:
                 if parts:
                     break
                 continue
@@ -372,11 +422,16 @@ class RuleExtractor(FieldExtractor):
                 break
             if COMPANY_HINT.search(text) and not parts and not re.search(r"\d", text):
                 continue  # a second line of the company name ("SDN BHD")
-            parts.append(line)
+            if not parts and not re.search(r"[^\W\d_]{3}", head.text):
+                continue  # an address starts with words, not a lone code ("RE-67429")
+            parts.append(head)
+            if head is not line:
+                break  # the rest of the row is something else ("... 10115 Berlin   Invoice no.: 123")
             if re.search(r"\b\d{4,6}\b", text) and len(parts) >= 2:
                 # a postcode usually ends the address, perhaps followed by the state or country
-                nxt = _next_lines(line, lines, 1)
-                if nxt and not CONTACT.search(nxt[0].text) and not NOT_ADDRESS.search(nxt[0].text) and len(nxt[0].text) < 25 and not re.search(r"\d", nxt[0].text):
+                nxt = [other for other in lines[lines.index(line) + 1:lines.index(line) + 4]
+                       if other.page == line.page and _same_column(other, line)][:1]
+                if nxt and not CONTACT.search(nxt[0].text) and _address_head(nxt[0]) is nxt[0] and len(nxt[0].text) < 25 and not re.search(r"\d", nxt[0].text):
                     parts.append(nxt[0])
                 break
         # A branch or shop name between the vendor and its address ("IKEA Cheras", "Licensee of McDonald's"):
@@ -388,7 +443,10 @@ class RuleExtractor(FieldExtractor):
             return None
         words = [w for l in parts for w in l.words]
         # Lines joined with a space, their own punctuation kept: the address as printed.
-        return (0.6, " ".join(l.text.strip() for l in parts), words)
+        text = " ".join(l.text.strip() for l in parts)
+        if len(parts) == 1 and SENDER_SEPARATOR.search(text):
+            return _sender_line_address(text, words, vendor[1])
+        return (0.6, text, words)
 
     def _currency(self, lines: List[Line], total: Optional[Candidate]) -> Optional[Candidate]:
         if total is not None:
