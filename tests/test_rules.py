@@ -169,16 +169,23 @@ def test_a_name_whose_second_line_is_only_its_legal_form_is_read_whole():
     assert fields["vendor_name"].value == "POPULAR BOOK CO. (M) SDN BHD"
 
 
-def test_an_address_skips_the_lines_around_it_that_no_address_holds():
-    """A printed date and time above it, the owner's registration, an item line below: none is the address."""
-    layout = F.Layout((240, 600), (F.Text(20, 40, "BANH MI CAFE", 12),
-                                   F.Text(20, 58, "03 Mar 2018 18:22"),
-                                   F.Text(20, 72, "Dimiliki: banh mi cafe sdn bhd 1110644-W"),
-                                   F.Text(20, 86, "No. 1 Jalan Puteri 7/10"), F.Text(20, 100, "47100 Puchong Selangor"),
-                                   F.Text(20, 114, "22241 WS CUT SCISSORS 18.00"),
-                                   F.Text(20, 300, "Total"), F.Text(220, 300, "18.00", align="right")))
-    fields = RuleExtractor(INVOICE).extract(_doc(_page(1, layout)))
-    assert fields["vendor_address"].value == "No. 1 Jalan Puteri 7/10 47100 Puchong Selangor"
+def _receipt_top(*rows):
+    """A narrow receipt: the shop's name, then ``rows`` one under another, and a total further down."""
+    texts = [F.Text(20, 40, rows[0], 12)] + [F.Text(20, 44 + 14 * k, row) for k, row in enumerate(rows[1:], 1)]
+    return F.Layout((240, 600), tuple(texts) + (F.Text(20, 300, "Total"), F.Text(220, 300, "18.00", align="right")))
+
+
+@pytest.mark.parametrize("rows, address", [
+    # a printed date and time above it, the owner's registration, an item line below: none is the address
+    (("BANH MI CAFE", "03 Mar 2018 18:22", "Dimiliki: banh mi cafe sdn bhd 1110644-W", "No. 1 Jalan Puteri 7/10",
+      "47100 Puchong Selangor", "22241 WS CUT SCISSORS 18.00"), "No. 1 Jalan Puteri 7/10 47100 Puchong Selangor"),
+    # a branch name between the shop and its address, and "TAXINVOICE" glued after the postcode
+    (("IKEA MALAYSIA SDN BHD", "IKEA Cheras", "No 2A Jalan Cochrane", "55100 Kuala Lumpur", "TAXINVOICE"),
+     "No 2A Jalan Cochrane 55100 Kuala Lumpur"),
+])
+def test_an_address_leaves_out_the_lines_around_it_that_no_address_holds(rows, address):
+    fields = RuleExtractor(INVOICE).extract(_doc(_page(1, _receipt_top(*rows))))
+    assert fields["vendor_address"].value == address
 
 
 def test_an_amount_read_with_a_gap_after_its_decimal_point_is_still_the_total():
@@ -202,17 +209,6 @@ def test_a_name_over_several_lines_runs_from_its_start_to_its_legal_form(printed
     fields = RuleExtractor(INVOICE).extract(_doc(_page(1, layout)))
     assert fields["vendor_name"].value == name
     assert fields["vendor_address"].value == "No. 17-G, Jalan Setia Indah 40170 Shah Alam"
-
-
-def test_an_address_starts_at_its_first_numbered_line_and_stops_before_a_glued_document_title():
-    """A branch name between the shop and its address stays out, and so does "TAXINVOICE" after the postcode."""
-    layout = F.Layout((240, 600), (F.Text(20, 40, "IKEA MALAYSIA SDN BHD", 12),
-                                   F.Text(20, 58, "IKEA Cheras"),
-                                   F.Text(20, 72, "No 2A Jalan Cochrane"), F.Text(20, 86, "55100 Kuala Lumpur"),
-                                   F.Text(20, 100, "TAXINVOICE"),
-                                   F.Text(20, 300, "Total"), F.Text(220, 300, "18.00", align="right")))
-    fields = RuleExtractor(INVOICE).extract(_doc(_page(1, layout)))
-    assert fields["vendor_address"].value == "No 2A Jalan Cochrane 55100 Kuala Lumpur"
 
 
 @pytest.mark.parametrize("printed, iso", [
