@@ -86,17 +86,17 @@ LEGAL_FORM_ONLY = re.compile(
     r"(?:\s*(?:co\.?|company|\(m\)|\(malaysia\)|sdn\.?|bhd\.?|s/b|ltd\.?|limited|inc\.?|llc|gmbh|plc|pty\.?|corp\.?|&)\s*)+",
     re.IGNORECASE,
 )
-# What an address line never holds: a date, a time, an amount with cents, a company registration number.
+# Where an address line ends, if the row goes on: a date, a time, a document's title or label.
 NOT_ADDRESS = re.compile(
     r"\b\d{1,2}[:.]\d{2}(?::\d{2})?\s*(?:am|pm)?\b(?![.,]\d)|\b\d{1,2}[/.-](?:\d{1,2}|[a-z]{3})[/.-]\d{2,4}\b"
     r"|\b\d{1,2}\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\s+\d{4}\b"
     r"|invoice|receipt|cashier|rechnung|factur|factuur|fattur",  # also glued to a neighbour by OCR: "TAXINVOICE"
     re.IGNORECASE,
 )
-# A company registration number: its line is the company's, not the address's ("Dimiliki: X SDN BHD 1110644-W").
-# A price at the end: an item line. Any of these makes the whole line no part of an address.
+# What makes a whole line no part of an address: a company registration number (the line is the company's:
+# "Dimiliki: X SDN BHD 1110644-W"), a price at its end (an item line), or a bare phone number.
 NOT_ADDRESS_LINE = re.compile(r"\b\d{6,}\s*-\s*[a-z]\b|\(\s*\d{5,}\s*-?\s*[a-z]\s*\)|\d+[.,]\d{2}(?:\s*[a-z]{1,2})?\s*$"
-                              r"|^[\s+(]*\d[\d\s().-]{6,}(?:\s*(?:x|ext\.?)\s*\d+)?\s*$",  # ... or a bare phone number
+                              r"|^[\s+(]*\d[\d\s().-]{6,}(?:\s*(?:x|ext\.?)\s*\d+)?\s*$",
                               re.IGNORECASE)
 # Words that make a line part of an address even without a number.
 STREET_WORD = re.compile(
