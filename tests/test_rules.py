@@ -252,3 +252,23 @@ def test_an_address_ends_before_a_bare_phone_number():
                              F.Text(340, 300, "Total"), F.Text(545, 300, "1,234.56", align="right")))
     fields = RuleExtractor(INVOICE).extract(_doc(_page(1, layout)))
     assert fields["vendor_address"].value == "Flat 38i Hamilton Way Smithville"
+
+
+def test_a_document_title_in_another_language_is_not_the_vendor():
+    layout = F.Layout(F.A4, (F.Text(40, 52, "Martin", 9), F.Text(451, 56, "RECHNUNG", 18),
+                             F.Text(40, 68, "Löchelweg 2-1"), F.Text(40, 80, "86196 Eisenberg"),
+                             F.Text(355, 80, "Rechnungsnr.:"), F.Text(525, 80, "F633297"),
+                             F.Text(340, 300, "Gesamtbetrag"), F.Text(545, 300, "8.479,19", align="right")))
+    fields = RuleExtractor(INVOICE).extract(_doc(_page(1, layout)))
+    assert fields["vendor_name"].value == "Martin"
+    assert fields["vendor_address"].value == "Löchelweg 2-1 86196 Eisenberg"
+
+
+def test_a_sender_line_read_with_dashes_for_its_dots_still_gives_the_address():
+    """Tesseract reads the middle dots of "Raju, Arya and Gupta · 14, Tripathi Ganj · Bidar 957688" as dashes."""
+    layout = F.Layout(F.A4, (F.Text(380, 60, "Raju, Arya and Gupta", 18),
+                             F.Text(40, 128, "Raju, Arya and Gupta - 14, Tripathi Ganj - Bidar 957688", 6),
+                             F.Text(340, 130, "Invoice No.: 202106074"),
+                             F.Text(340, 300, "Total"), F.Text(545, 300, "1,830.63", align="right")))
+    fields = RuleExtractor(INVOICE).extract(_doc(_page(1, layout)))
+    assert fields["vendor_address"].value == "14, Tripathi Ganj Bidar 957688"

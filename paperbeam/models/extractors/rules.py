@@ -73,7 +73,9 @@ NUMBER_TOKEN = re.compile(r"^[#:]?([A-Z0-9][A-Z0-9\-/._]{1,30})$", re.IGNORECASE
 
 NOT_VENDOR = re.compile(
     r"\b(?:invoice|receipt|tax|bill\s*to|ship\s*to|sold\s*to|customer|date|tel|phone|fax|e-?mail|www|http|page"
-    r"|gst|vat|reg(?:istration)?|no\.|cashier|table|order|welcome|thank|copy|original|quotation|statement)\b",
+    r"|gst|vat|reg(?:istration)?|no\.|cashier|table|order|welcome|thank|copy|original|quotation|statement"
+    # the document's title in the languages the schema's labels know
+    r"|rechnung|quittung|kassenbon|facture|re[çc]u|factura|recibo|fattura|ricevuta|factuur|kwitantie)\b",
     re.IGNORECASE,
 )
 COMPANY_HINT = re.compile(
@@ -175,15 +177,17 @@ def _same_column(a: Line, b: Line) -> bool:
 
 
 SENDER_SEPARATOR = re.compile(r"\s[·•|]\s")
+# On a line that starts with the vendor's name, OCR's reading of the middle dot ("-", "–") separates too.
+SENDER_SEPARATOR_AFTER_NAME = re.compile(r"\s[·•|–—-]\s")
 
 
-def _sender_line_address(text: str, words: List[Word], vendor: str) -> Candidate:
+def _sender_line_address(text: str, words: List[Word], vendor: str, separator=SENDER_SEPARATOR) -> Candidate:
     """The address in a one-line sender line ("ACME GmbH · Hauptstr. 1 · 10115 Berlin"): its parts after the name.
 
     Letters for window envelopes print the sender in one small line above the recipient; the
     address is every part but the company's name, read as one address ("Hauptstr. 1 10115 Berlin").
     """
-    segments = [seg.strip() for seg in SENDER_SEPARATOR.split(text) if seg.strip()]
+    segments = [seg.strip() for seg in separator.split(text) if seg.strip()]
     while len(segments) > 1 and (segments[0].casefold() == vendor.casefold() or not re.search(r"\d", segments[0])):
         segments.pop(0)
     address = " ".join(segments)
@@ -406,9 +410,9 @@ class RuleExtractor(FieldExtractor):
         parts: List[Line] = []
         for line in lines[start + 1 : start + 10]:
             text = line.text
-            if not parts and SENDER_SEPARATOR.search(text) and text.casefold().startswith(vendor[1].casefold()):
+            if not parts and SENDER_SEPARATOR_AFTER_NAME.search(text) and text.casefold().startswith(vendor[1].casefold()):
                 head = _address_head(line) or line  # the sender line above a window envelope's recipient
-                return _sender_line_address(head.text, head.words, vendor[1])
+                return _sender_line_address(head.text, head.words, vendor[1], SENDER_SEPARATOR_AFTER_NAME)
             if line.page == lines[start].page and not _same_column(line, parts[-1] if parts else lines[start]):
                 continue  # a block beside the sender's (the customer's "Bill To"), read in between
             if REGISTRATION.match(text.strip()):
