@@ -272,3 +272,13 @@ def test_a_sender_line_read_with_dashes_for_its_dots_still_gives_the_address():
                              F.Text(340, 300, "Total"), F.Text(545, 300, "1,830.63", align="right")))
     fields = RuleExtractor(INVOICE).extract(_doc(_page(1, layout)))
     assert fields["vendor_address"].value == "14, Tripathi Ganj Bidar 957688"
+
+
+def test_a_document_number_printed_well_right_of_its_label():
+    """Label and value in one row but far apart (two text blocks); an order number's label does not win."""
+    layout = F.Layout(F.A4, (F.Text(380, 60, "Lacombe SARL", 18),
+                             F.Text(329, 130, "N° de facture:"), F.Text(539, 130, "F389869", align="right"),
+                             F.Text(329, 172, "N° de commande:"), F.Text(539, 172, "PO-389204", align="right"),
+                             F.Text(340, 300, "Total TTC"), F.Text(545, 300, "1 234,56", align="right")))
+    fields = RuleExtractor(INVOICE).extract(_doc(_page(1, layout)))
+    assert fields["document_number"].value == "F389869"

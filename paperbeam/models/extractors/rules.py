@@ -329,16 +329,20 @@ class RuleExtractor(FieldExtractor):
         for line in lines:
             text = line.text
             for m in NUMBER_LABELS.finditer(text):
-                label = m.group(0).lower()
-                strength = 0.9 if re.search(r"invoice|inv|receipt|bill|rechnung|facture|document|doc", label) else 0.6
+                # "N° de facture:" names the invoice's number, "N° de commande:" the order's: the whole label decides
+                label = text[m.start():].lower()
+                strength = 0.9 if re.search(r"invoice|inv|receipt|bill|rechnung|facture|factuur|fattura|document|doc", label) else 0.6
                 rest_words = _words_matching(line, m.end(), len(text) + 1)
                 label_words = _words_matching(line, m.start(), m.end())
                 tail = [w for w in rest_words if w not in label_words]
-                for w in tail[:2]:
+                # the value after the label on its line, else at the start of the same row further right
+                beside = [(w, strength) for w in tail[:2]]
+                if not any(re.search(r"\d", w.text) for w in tail):
+                    beside += [(w, 0.9 * strength) for other in _same_row(line, lines)[:1] for w in other.words[:2]]
+                for w, score in beside:
                     token = w.text.strip(":#.,")
                     mt = NUMBER_TOKEN.match(token)
                     if mt and re.search(r"\d", token) and not DATE_RE.fullmatch(token) and not AMOUNT_RE.fullmatch(token):
-                        score = strength
                         if best is None or score > best[0]:
                             best = (score, mt.group(1), [w])
                         break
