@@ -196,11 +196,14 @@ def test_rules_fill_an_unlabelled_date_the_model_left_empty():
     assert out["document_date"].normalized == "2018-10-19" and out["document_date"].extractor == "rules"
 
 
-def test_a_due_date_needs_the_rules_to_have_found_its_label():
+def test_a_due_date_and_a_document_number_need_the_rules_to_have_found_their_label():
     model = {"due_date": Field("01/03/2020", "2020-03-01", 0.95, extractor="model"),
+             "document_number": Field("4471", "4471", 0.95, extractor="model"),
              "document_date": Field("01/02/2020", "2020-02-01", 0.9, extractor="model")}
     out = combine(model, {}, INVOICE)
-    assert "due_date" not in out and out["document_date"].extractor == "model"
+    assert "due_date" not in out and "document_number" not in out and out["document_date"].extractor == "model"
+    labelled = {"document_number": Field("INV-4471", "INV-4471", 0.5, extractor="rules")}
+    assert combine(model, labelled, INVOICE)["document_number"].value == "4471"  # labelled: then the surer one
     rules = {"due_date": Field("01/04/2020", "2020-04-01", 0.3, extractor="rules")}
     assert combine(model, rules, INVOICE)["due_date"].extractor == "model"  # labelled, the rules unsure: the model's
     assert combine(model, {}, INVOICE, arbitrate=False)["due_date"].extractor == "model"
