@@ -223,62 +223,53 @@ def test_receipt_dates_as_printed_and_as_read(printed, iso):
     assert fields["document_date"].normalized == iso
 
 
+def _invoice_fields(*texts, total=("Total", "1,234.56")):
+    """The rules' fields for an A4 page holding ``texts`` (the header under test) and a total further down."""
+    layout = F.Layout(F.A4, tuple(texts) + (F.Text(340, 300, total[0]), F.Text(545, 300, total[1], align="right")))
+    return RuleExtractor(INVOICE).extract(_doc(_page(1, layout)))
+
+
 def test_the_sender_address_beside_a_bill_to_block_is_read_down_its_own_column():
     """Two blocks side by side, read in between: the vendor's address is the lines under the vendor's name."""
-    layout = F.Layout(F.A4, (F.Text(48, 30, "INVOICE", 18),
-                             F.Text(434, 60, "Campbell and Sons", 12), F.Text(48, 62, "Bill To"),
-                             F.Text(48, 74, "Rhodes, Malone and Chase"), F.Text(479, 78, "541 Matthew Skyway"),
-                             F.Text(48, 86, "408 Anderson Green"), F.Text(460, 90, "South Danielle, DC 27516"),
-                             F.Text(48, 98, "Jeffreyhaven, WI 55879"), F.Text(498, 102, "001-993-879-8313"),
-                             F.Text(340, 300, "Total"), F.Text(545, 300, "1,234.56", align="right")))
-    fields = RuleExtractor(INVOICE).extract(_doc(_page(1, layout)))
+    fields = _invoice_fields(
+        F.Text(48, 30, "INVOICE", 18), F.Text(434, 60, "Campbell and Sons", 12), F.Text(48, 62, "Bill To"),
+        F.Text(48, 74, "Rhodes, Malone and Chase"), F.Text(479, 78, "541 Matthew Skyway"),
+        F.Text(48, 86, "408 Anderson Green"), F.Text(460, 90, "South Danielle, DC 27516"),
+        F.Text(48, 98, "Jeffreyhaven, WI 55879"), F.Text(498, 102, "001-993-879-8313"))
     assert fields["vendor_name"].value == "Campbell and Sons"
     assert fields["vendor_address"].value == "541 Matthew Skyway South Danielle, DC 27516"
 
 
-def test_a_window_envelope_sender_line_gives_the_address_without_the_name():
-    layout = F.Layout(F.A4, (F.Text(436, 60, "Bieri & Söhne", 18),
-                             F.Text(48, 128, "Bieri & Söhne · Scheideggerstrasse 27 · 5397 Horw", 6),
-                             F.Text(337, 130, "Rechnungsnr.:"), F.Text(507, 130, "RE-67429"),
-                             F.Text(48, 146, "Gut AG"), F.Text(48, 158, "Albrechtstrasse 57"),
-                             F.Text(340, 300, "Total"), F.Text(545, 300, "1.234,56", align="right")))
-    fields = RuleExtractor(INVOICE).extract(_doc(_page(1, layout)))
-    assert fields["vendor_address"].value == "Scheideggerstrasse 27 5397 Horw"
-
-
-def test_an_address_ends_before_a_bare_phone_number():
-    layout = F.Layout(F.A4, (F.Text(56, 62, "Little-Fuller", 14), F.Text(56, 80, "Flat 38i"), F.Text(56, 92, "Hamilton Way"),
-                             F.Text(56, 104, "Smithville"), F.Text(56, 116, "(0121) 496 0658"),
-                             F.Text(340, 300, "Total"), F.Text(545, 300, "1,234.56", align="right")))
-    fields = RuleExtractor(INVOICE).extract(_doc(_page(1, layout)))
-    assert fields["vendor_address"].value == "Flat 38i Hamilton Way Smithville"
+@pytest.mark.parametrize("texts, address", [
+    # a window envelope's sender line: the address without the name
+    ((F.Text(436, 60, "Bieri & Söhne", 18), F.Text(48, 128, "Bieri & Söhne · Scheideggerstrasse 27 · 5397 Horw", 6),
+      F.Text(337, 130, "Rechnungsnr.:"), F.Text(507, 130, "RE-67429"),
+      F.Text(48, 146, "Gut AG"), F.Text(48, 158, "Albrechtstrasse 57")), "Scheideggerstrasse 27 5397 Horw"),
+    # the same, its middle dots read by tesseract as dashes
+    ((F.Text(380, 60, "Raju, Arya and Gupta", 18),
+      F.Text(40, 128, "Raju, Arya and Gupta - 14, Tripathi Ganj - Bidar 957688", 6),
+      F.Text(340, 130, "Invoice No.: 202106074")), "14, Tripathi Ganj Bidar 957688"),
+    # a bare phone number after the town is not part of the address
+    ((F.Text(56, 62, "Little-Fuller", 14), F.Text(56, 80, "Flat 38i"), F.Text(56, 92, "Hamilton Way"),
+      F.Text(56, 104, "Smithville"), F.Text(56, 116, "(0121) 496 0658")), "Flat 38i Hamilton Way Smithville"),
+])
+def test_invoice_sender_addresses(texts, address):
+    assert _invoice_fields(*texts)["vendor_address"].value == address
 
 
 def test_a_document_title_in_another_language_is_not_the_vendor():
-    layout = F.Layout(F.A4, (F.Text(40, 52, "Martin", 9), F.Text(451, 56, "RECHNUNG", 18),
-                             F.Text(40, 68, "Löchelweg 2-1"), F.Text(40, 80, "86196 Eisenberg"),
-                             F.Text(355, 80, "Rechnungsnr.:"), F.Text(525, 80, "F633297"),
-                             F.Text(340, 300, "Gesamtbetrag"), F.Text(545, 300, "8.479,19", align="right")))
-    fields = RuleExtractor(INVOICE).extract(_doc(_page(1, layout)))
+    fields = _invoice_fields(
+        F.Text(40, 52, "Martin", 9), F.Text(451, 56, "RECHNUNG", 18),
+        F.Text(40, 68, "Löchelweg 2-1"), F.Text(40, 80, "86196 Eisenberg"),
+        F.Text(355, 80, "Rechnungsnr.:"), F.Text(525, 80, "F633297"), total=("Gesamtbetrag", "8.479,19"))
     assert fields["vendor_name"].value == "Martin"
     assert fields["vendor_address"].value == "Löchelweg 2-1 86196 Eisenberg"
 
 
-def test_a_sender_line_read_with_dashes_for_its_dots_still_gives_the_address():
-    """Tesseract reads the middle dots of "Raju, Arya and Gupta · 14, Tripathi Ganj · Bidar 957688" as dashes."""
-    layout = F.Layout(F.A4, (F.Text(380, 60, "Raju, Arya and Gupta", 18),
-                             F.Text(40, 128, "Raju, Arya and Gupta - 14, Tripathi Ganj - Bidar 957688", 6),
-                             F.Text(340, 130, "Invoice No.: 202106074"),
-                             F.Text(340, 300, "Total"), F.Text(545, 300, "1,830.63", align="right")))
-    fields = RuleExtractor(INVOICE).extract(_doc(_page(1, layout)))
-    assert fields["vendor_address"].value == "14, Tripathi Ganj Bidar 957688"
-
-
 def test_a_document_number_printed_well_right_of_its_label():
     """Label and value in one row but far apart (two text blocks); an order number's label does not win."""
-    layout = F.Layout(F.A4, (F.Text(380, 60, "Lacombe SARL", 18),
-                             F.Text(329, 130, "N° de facture:"), F.Text(539, 130, "F389869", align="right"),
-                             F.Text(329, 172, "N° de commande:"), F.Text(539, 172, "PO-389204", align="right"),
-                             F.Text(340, 300, "Total TTC"), F.Text(545, 300, "1 234,56", align="right")))
-    fields = RuleExtractor(INVOICE).extract(_doc(_page(1, layout)))
+    fields = _invoice_fields(
+        F.Text(380, 60, "Lacombe SARL", 18),
+        F.Text(329, 130, "N° de facture:"), F.Text(539, 130, "F389869", align="right"),
+        F.Text(329, 172, "N° de commande:"), F.Text(539, 172, "PO-389204", align="right"), total=("Total TTC", "1 234,56"))
     assert fields["document_number"].value == "F389869"
