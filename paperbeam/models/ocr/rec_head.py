@@ -135,10 +135,16 @@ def split_last_layer(model_path: str) -> Tuple[bytes, np.ndarray, np.ndarray]:
     MatMul(features, W) -> Add(b) [-> Identity] -> Softmax; the cut keeps everything before the
     MatMul. Anything else is refused rather than guessed.
     """
+    model = _onnx().load(model_path)
+    weight, bias = _cut_last_layer(model, model_path)
+    return model.SerializeToString(), weight, bias
+
+
+def _cut_last_layer(model, model_path: str) -> Tuple[np.ndarray, np.ndarray]:
+    """Cut ``model`` (an onnx ModelProto, changed in place) before its last layer; that layer's weight and bias."""
     onnx = _onnx()
     from onnx import numpy_helper
 
-    model = onnx.load(model_path)
     graph = model.graph
     producer = {out: node for node in graph.node for out in node.output}
     inits = {init.name: init for init in graph.initializer}
@@ -154,19 +160,11 @@ def split_last_layer(model_path: str) -> Tuple[bytes, np.ndarray, np.ndarray]:
         raise ConfigError(f"{model_path}: the last MatMul has no bias Add; paperbeam's recogniser head cannot be used with it.")
     weight = numpy_helper.to_array(inits[next(i for i in node.input if i in inits)])
     bias = numpy_helper.to_array(inits[next(i for i in add.input if i in inits)])
-    tail.append(node)
     features = next(i for i in node.input if i not in inits)
-    drop = {id(n) for n in tail}
-    kept = [n for n in graph.node if id(n) not in drop]
-    del graph.node[:]
-    graph.node.extend(kept)
     del graph.output[:]
     graph.output.extend([onnx.helper.make_tensor_value_info(features, onnx.TensorProto.FLOAT, None)])
-    used = {i for n in kept for i in n.input}
-    keep_init = [i for i in graph.initializer if i.name in used]
-    del graph.initializer[:]
-    graph.initializer.extend(keep_init)
-    return model.SerializeToString(), weight, bias
+    _prune(graph)
+    return weight, bias
 
 
 BLOCK_KEYS = ("ln1_g", "ln1_b", "w1", "b1", "w2", "b2", "ln2_g", "ln2_b")
@@ -268,8 +266,8 @@ def split_last_block(model_path: str) -> Tuple[bytes, dict, np.ndarray, np.ndarr
     from onnx import helper
 
     refuse = ConfigError(f"{model_path} does not end in the SVTR block paperbeam's recogniser head expects.")
-    cut_bytes, weight, bias = split_last_layer(model_path)
-    model = onnx.load_from_string(cut_bytes)
+    model = onnx.load(model_path)
+    weight, bias = _cut_last_layer(model, model_path)
     graph = model.graph
     producer = {out: node for node in graph.node for out in node.output}
     inits = {init.name: init for init in graph.initializer}
