@@ -195,9 +195,9 @@ def _sender_line_address(text: str, words: List[Word], vendor: str, separator=SE
     return (0.6, address, kept or words)
 
 
-def _words_line(word: Word, lines: List[Line]) -> Optional[Line]:
-    """The line that holds ``word``."""
-    return next((l for l in lines if any(w is word for w in l.words)), None)
+def _line_of(word: Word, lines: List[Line]) -> Optional[int]:
+    """The index in ``lines`` of the line that holds ``word``, or None."""
+    return next((k for k, l in enumerate(lines) if any(w is word for w in l.words)), None)
 
 
 def _name_part(line: Line) -> bool:
@@ -375,7 +375,8 @@ class RuleExtractor(FieldExtractor):
         text = line.text.strip()
         # A name printed over two lines whose second line was chosen: "POPULAR BOOK" / "CO. (M) SDN BHD".
         # Or whose chosen line starts with the kind of business: "LIAN CHI PU TIAN VEGETARIAN" / "RESTAURANT SDN BHD".
-        prev = first_page[first_page.index(line) - 1] if first_page.index(line) > 0 else None
+        at = first_page.index(line)
+        prev = first_page[at - 1] if at > 0 else None
         starts_with_kind = BUSINESS_KIND_FIRST.match(text) and LEGAL_FORM_END.search(text)
         if prev is not None and (LEGAL_FORM_ONLY.fullmatch(text) or starts_with_kind) and _name_part(prev):
             words = list(prev.words) + words
@@ -391,7 +392,8 @@ class RuleExtractor(FieldExtractor):
         # ... or over up to three: "AIK HUAT HARDWARE" / "ENTERPRISE (SETIA" / "ALAM) SDN BHD": the name goes on,
         # from a line that starts with the kind of business, to the line that ends in its legal form.
         if not LEGAL_FORM_END.search(strip_registration(text)):
-            ahead = _next_lines(_words_line(words[-1], lines) or line, lines, 2)
+            last = _line_of(words[-1], lines)
+            ahead = _next_lines(lines[last] if last is not None else line, lines, 2)
             if ahead and BUSINESS_KIND_FIRST.match(ahead[0].text.strip()):
                 for k, other in enumerate(ahead):
                     if not _name_part(other):
@@ -407,12 +409,13 @@ class RuleExtractor(FieldExtractor):
         if vendor is None:
             return None
         vendor_words = vendor[2]
-        start = max((i for i, l in enumerate(lines) if any(w is vendor_words[-1] for w in l.words)), default=None)
+        start = _line_of(vendor_words[-1], lines)
         if start is None:
             return None
         vx0 = lines[start].bbox[0]
         parts: List[Line] = []
-        for line in lines[start + 1 : start + 10]:
+        for idx in range(start + 1, min(start + 10, len(lines))):
+            line = lines[idx]
             text = line.text
             if not parts and SENDER_SEPARATOR_AFTER_NAME.search(text) and text.casefold().startswith(vendor[1].casefold()):
                 head = _address_head(line) or line  # the sender line above a window envelope's recipient
@@ -437,8 +440,7 @@ class RuleExtractor(FieldExtractor):
                 break  # the rest of the row is something else ("... 10115 Berlin   Invoice no.: 123")
             if re.search(r"\b\d{4,6}\b", text) and len(parts) >= 2:
                 # a postcode usually ends the address, perhaps followed by the state or country
-                nxt = [other for other in lines[lines.index(line) + 1:lines.index(line) + 4]
-                       if other.page == line.page and _same_column(other, line)][:1]
+                nxt = [other for other in lines[idx + 1:idx + 4] if other.page == line.page and _same_column(other, line)][:1]
                 if nxt and not CONTACT.search(nxt[0].text) and _address_head(nxt[0]) is nxt[0] and len(nxt[0].text) < 25 and not re.search(r"\d", nxt[0].text):
                     parts.append(nxt[0])
                 break
@@ -524,7 +526,7 @@ def _after_rounding(total: Candidate, lines: List[Line]) -> Candidate:
     and a ledger records is the rounded one. It is taken only when it is within the rounding step of
     the exact total and sits below a rounding line that is itself below the exact total.
     """
-    at = next((k for k, line in enumerate(lines) if any(w in line.words for w in total[2])), None)
+    at = _line_of(total[2][0], lines) if total[2] else None
     exact = _amount(total[1])
     if at is None or exact < 1:
         return total
