@@ -3,6 +3,7 @@
     python bench/accuracy.py --sroie ../shared/datasets/sroie-dev [--limit 100]
     python bench/accuracy.py --synth 100            # generate synthetic documents, then run and score
     python bench/accuracy.py --sroie DIR --reuse OUT # score again from a previous run's words (no OCR)
+    python bench/accuracy.py --sroie DIR --reuse OUT --extractor model --part holdout   # training's held-out part
 
 Prints the per-field table of ``paperbeam evaluate`` (exact-match P/R/F1 and
 edit similarity) with the time taken. Only the documents that were run are
@@ -30,12 +31,13 @@ def run_pipeline(input_dir: str, output: str, workers: int, extractor: str, ocr:
     return time.perf_counter() - start
 
 
-def reextract(records, extractor: str, schema, date_order: str):
-    """Run the extractor again on the words a previous run saved."""
+def reextract(records, extractor: str, schema, date_order: str, model_dir=None):
+    """Run the extractor again on the words a previous run saved (``model_dir``: another layout model)."""
     from paperbeam import plugins
     from paperbeam.records import Document, Record
 
-    ext = plugins.load("extractors", extractor)(schema, date_order=date_order)
+    options = {"model_path": model_dir} if model_dir else {}
+    ext = plugins.load("extractors", extractor)(schema, date_order=date_order, **options)
     ext.setup()
     out = []
     for raw in records:
@@ -57,7 +59,10 @@ def main() -> None:
     parser.add_argument("--extractor", default="rules")
     parser.add_argument("--ocr", default="tesseract")
     parser.add_argument("--date-order", default="day-first")
+    parser.add_argument("--model", help="a layout model folder for --extractor model/auto (default: the shipped one)")
     parser.add_argument("--reuse", help="a previous run's output directory (made with --emit-words): skip OCR")
+    parser.add_argument("--part", choices=("all", "holdout", "rest"), default="all",
+                        help="only the documents `paperbeam train` holds out (stem number mod 5 == 2), only the others, or all")
     parser.add_argument("--json", help="write the report here too")
     args = parser.parse_args()
 
@@ -76,11 +81,18 @@ def main() -> None:
     names = sorted(os.listdir(os.path.join(data_dir, docs_sub)))
     if args.limit:
         names = names[: args.limit]
+    if args.part != "all":
+        from paperbeam.models.layout.train import is_validation
+
+        names = [n for n in names if is_validation(os.path.splitext(n)[0]) == (args.part == "holdout")]
     stems = {os.path.splitext(n)[0] for n in names}
 
     seconds = 0.0
     if args.reuse:
-        predictions = reextract(load_predictions(args.reuse), args.extractor, INVOICE, args.date_order)
+        from paperbeam.models.evaluate import document_stem
+
+        kept = [r for r in load_predictions(args.reuse) if document_stem(r["source_uri"]) in stems]
+        predictions = reextract(kept, args.extractor, INVOICE, args.date_order, args.model)
         output = args.reuse
     else:
         subset = os.path.join(tmp, "input")
@@ -88,7 +100,8 @@ def main() -> None:
         for n in names:
             os.symlink(os.path.abspath(os.path.join(data_dir, docs_sub, n)), os.path.join(subset, n))
         output = os.path.join(tmp, "out")
-        seconds = run_pipeline(subset, output, args.workers, args.extractor, args.ocr, ["--date-order", args.date_order])
+        extra = ["--date-order", args.date_order] + (["--model", args.model] if args.model else [])
+        seconds = run_pipeline(subset, output, args.workers, args.extractor, args.ocr, extra)
         predictions = load_predictions(output)
 
     truth = load_truth(data_dir, fmt)

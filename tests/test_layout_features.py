@@ -142,3 +142,20 @@ def test_the_validation_part_is_fixed_by_rule():
 def test_a_date_glued_to_its_label_by_ocr_is_still_found():
     fields = decode(_words(["Date:19/10/2018", "x"]), _probs(["B-document_date", "O"]), LABELS, INVOICE)
     assert fields["document_date"].value == "19/10/2018" and fields["document_date"].normalized == "2018-10-19"
+
+
+@pytest.mark.parametrize("texts, tags", [
+    (["Total", "26", "262,71", "EUR"], ["O", "B-total_amount", "O", "O"]),  # the model tagged the first group
+    (["Total", "26", "262,71", "EUR"], ["O", "O", "B-total_amount", "O"]),  # ... or the last
+])
+def test_an_amount_grouped_with_spaces_is_read_whole_whichever_group_was_tagged(texts, tags):
+    fields = decode(_words(texts), _probs(tags), LABELS, INVOICE)
+    assert fields["total_amount"].value == "26 262,71" and fields["total_amount"].normalized == "26262.71"
+
+
+def test_a_number_on_the_next_line_is_no_thousands_group():
+    words = _words(["Qty", "12", "250.00"])
+    words[2] = DocWord(1, Word("250.00", (30.0, 25.0, 38.0, 35.0), 0.9, line=1), (0, 0, 0, 0))
+    fields = decode(words, _probs(["O", "B-total_amount", "O"]), LABELS, INVOICE)
+    assert fields["total_amount"].normalized == "12.00"
+

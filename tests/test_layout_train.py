@@ -43,3 +43,51 @@ def test_train_command_writes_a_small_model_and_reports_the_data(tmp_path, capsy
     spec = json.loads((out / "paperbeam-model.json").read_text())
     assert spec["backbone"] == backbone and spec["labels"][0] == "O"
     assert (out / "deltas.safetensors").stat().st_size < 5_000_000
+
+
+def test_a_field_known_to_be_absent_is_taught_and_an_unaligned_or_unnamed_one_is_not():
+    from paperbeam.models.layout.model import bio_labels
+    from paperbeam.models.layout.train import _field_mask, taught_fields
+    from paperbeam.schema import INVOICE
+
+    # a synthetic invoice's truth: no due date (null); its address was printed but found no OCR words
+    known = {"vendor_name": "ACME", "vendor_address": "1 Main St", "due_date": None, "total_amount": "9.99"}
+    taught = taught_fields(known, unaligned=["vendor_address"])
+    assert taught == ["due_date", "total_amount", "vendor_name"]
+    mask = dict(zip(bio_labels(INVOICE.names), _field_mask(taught, bio_labels(INVOICE.names))))
+    assert mask["O"] and mask["B-due_date"] and mask["I-due_date"]  # "no word is a due date" is taught
+    assert not mask["B-vendor_address"] and not mask["B-document_number"]  # unaligned; not in the truth at all
+
+
+def test_box_jitter_moves_a_window_as_a_whole_and_leaves_cls_sep_and_padding():
+    import torch
+
+    from paperbeam.models.layout.train import jitter_boxes
+
+    bbox = torch.tensor([[[0, 0, 0, 0], [100, 200, 150, 220], [500, 200, 600, 220], [1000, 1000, 1000, 1000],
+                          [0, 0, 0, 0]]] * 3)
+    mask = torch.tensor([[1, 1, 1, 1, 0]] * 3)
+    moved = jitter_boxes(bbox, mask, 0.1, torch.Generator().manual_seed(3))
+    assert torch.equal(moved[:, 0], bbox[:, 0]) and torch.equal(moved[:, 3:], bbox[:, 3:])
+    assert not torch.equal(moved[:, 1:3], bbox[:, 1:3])
+    for w in moved:  # the second word is still right of the first, on the same row, in every window
+        assert w[2, 0] > w[1, 2] and w[1, 1] == w[2, 1] and w[1, 3] == w[2, 3]
+    again = jitter_boxes(bbox, mask, 0.1, torch.Generator().manual_seed(3))
+    assert torch.equal(moved, again) and torch.equal(jitter_boxes(bbox, mask, 0.0, None), bbox)
+
+
+def test_training_takes_the_words_of_a_pipeline_run_instead_of_reading_again(tmp_path):
+    from paperbeam.models.layout.ocrcache import read_document, seed_from_run
+
+    img = tmp_path / "img" / "004.jpg"
+    img.parent.mkdir()
+    img.write_bytes(b"never decoded")
+    page = Page("x", 1, 400.0, 800.0, "px", "ocr", [Word("TOTAL", (1, 2, 3, 4), 0.9), Word("9.99", (5, 2, 9, 4), 0.8)])
+    run = tmp_path / "run"
+    run.mkdir()
+    record = {"source_uri": "file://" + str(img), "pages": [page.to_dict(with_words=True)]}
+    gone = {"source_uri": str(tmp_path / "img" / "gone.jpg"), "pages": [page.to_dict(with_words=True)]}
+    (run / "records-00000-of-00001.jsonl").write_text(json.dumps(record) + "\n" + json.dumps(gone) + "\n")
+    assert seed_from_run(str(run), "auto", str(tmp_path / "cache")) == 1
+    doc = read_document(str(img), None, "auto", str(tmp_path / "cache"))  # no engine: it must not OCR
+    assert [w.text for w in doc.pages[0].words] == ["TOTAL", "9.99"]

@@ -141,3 +141,4 @@ def test_an_absurdly_long_digit_run_does_not_crash():
 ])
 def test_a_name_loses_the_registration_number_printed_after_it(printed, name):
     assert strip_registration(printed) == name
+

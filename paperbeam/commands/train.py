@@ -41,6 +41,11 @@ def register(subparsers) -> None:
     p.add_argument("--ocr-engine", default="tesseract", help="OCR engine for scanned training documents (default tesseract)")
     p.add_argument("--ocr-cache", default=None, metavar="DIR",
                    help="where OCR output is cached (default ~/.cache/paperbeam/ocr or $PAPERBEAM_OCR_CACHE)")
+    p.add_argument("--box-jitter", type=float, default=0.05,
+                   help="move and scale each training window's boxes by up to this share of the page (default 0.05; 0 = off)")
+    p.add_argument("--words-from", default=None, metavar="RUN_DIR[,RUN_DIR...]",
+                   help="take the documents' words from these `paperbeam run --emit-words` outputs (the exact words "
+                        "the pipeline read, on every core) instead of reading them again; others are still read")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     p.add_argument("--patience", type=int, default=None,
                    help="stop after this many epochs without a better validation F1 (default: run all epochs)")
@@ -71,6 +76,11 @@ def run(args, extra) -> int:
     def log(msg: str) -> None:
         print(msg, flush=True)
 
+    if args.words_from:
+        from paperbeam.models.layout.ocrcache import seed_from_run
+
+        for run_dir in [d.strip() for d in args.words_from.split(",") if d.strip()]:
+            log(f"words of {seed_from_run(run_dir, args.ocr_engine, args.ocr_cache)} documents taken from {run_dir}")
     log(f"reading {', '.join(dirs)} (OCR engine {args.ocr_engine}, cached)")
     examples, stats = load_examples(dirs, bio_labels(INVOICE.names), args.ocr_engine, args.ocr_cache, log=log)
     log("data: " + stats.line())
@@ -78,7 +88,7 @@ def run(args, extra) -> int:
     summary = train(
         examples, args.out, backbone=args.backbone, epochs=args.epochs, seed=args.seed, lr=args.lr,
         head_lr=args.head_lr, batch_size=args.batch_size, max_length=args.max_length, stride=args.stride,
-        threads=args.threads, version=args.model_version, log=log, patience=args.patience,
+        threads=args.threads, version=args.model_version, log=log, patience=args.patience, box_jitter=args.box_jitter,
         extra={"ocr_engine": args.ocr_engine, "data": dirs},
     )
     summary["data"] = {"folders": dirs, "report": stats.line(), "unaligned_by_field": stats.unaligned_by_field,

@@ -9,8 +9,9 @@ the plugin registry; ``setup()`` is where a model is loaded.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from paperbeam.records import BBox, Document, Field, Word, group_lines
 from paperbeam.schema import Schema
@@ -106,3 +107,32 @@ def name_without_registration(value: str, words: List[Word]):
             kept.append(w)
         pos += len(w.text) + 1
     return name, kept or words
+
+
+_CURRENCY_AROUND = re.compile(r"^(?:[A-Z]{3}|RM|Rp|S\$|US\$|[$€£¥₹])\s?|\s?(?:[A-Z]{3}|€|£|\$)$")
+
+
+def strip_currency(value: str) -> str:
+    """An amount without the currency printed before or after it ("RM 60.30", "12,00 €")."""
+    return _CURRENCY_AROUND.sub("", value.strip())
+
+
+def finish_value(spec, value: str, words: List[Word], date_order: str) -> Tuple[str, Optional[str], List[Word]]:
+    """``(value, normalized, words)`` of a field an extractor found, the same for every extractor.
+
+    The value is what was read, less what is not part of it (the currency before an amount, the
+    registration number after a name; the words then frame only the rest); ``normalized`` is the
+    form it is compared and stored in: an ISO date, a decimal, an ISO currency code, text with
+    white space collapsed.
+    ``normalized`` is None for a date or amount that does not parse. Raises ArithmeticError,
+    ValueError or OverflowError for digits no amount can be (an OCR run of forty digits).
+    """
+    from paperbeam.normalize import currency_code, normalize_value
+
+    if spec.type == "money":
+        value = strip_currency(value)
+    if is_party_name(spec.name):
+        value, words = name_without_registration(value, words)
+    if spec.name == "currency":
+        return value, currency_code(value) or value, words
+    return value, normalize_value(spec.type, value, date_order), words

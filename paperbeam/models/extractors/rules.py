@@ -16,8 +16,8 @@ import re
 from decimal import Decimal
 from typing import Dict, List, Optional, Tuple
 
-from paperbeam.models.extractors.base import FieldExtractor, Line, document_lines, is_party_name, name_without_registration, union_box
-from paperbeam.normalize import currency_code, normalize_amount, normalize_date, normalize_value, strip_registration
+from paperbeam.models.extractors.base import FieldExtractor, Line, document_lines, finish_value, union_box
+from paperbeam.normalize import currency_code, normalize_amount, normalize_date, strip_registration
 from paperbeam.records import Document, Field, Word
 
 MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
@@ -488,13 +488,7 @@ class RuleExtractor(FieldExtractor):
             if not cand:
                 continue
             score, value, words = cand
-            if spec.type == "money":
-                value = _strip_currency(value)
-            if is_party_name(spec.name):
-                value, words = name_without_registration(value, words)
-            normalized = normalize_value(spec.type, value, self.date_order)
-            if spec.name == "currency":
-                normalized = currency_code(value) or value
+            value, normalized, words = finish_value(spec, value, words, self.date_order)
             if spec.type in ("date", "money", "number") and normalized is None:
                 continue
             ocr_conf = min((w.confidence for w in words), default=0.0)
@@ -507,10 +501,6 @@ class RuleExtractor(FieldExtractor):
                 extractor=self.name,
             )
         return fields
-
-
-def _strip_currency(value: str) -> str:
-    return re.sub(r"^(?:[A-Z]{3}|RM|Rp|S\$|US\$|[$€£¥₹])\s?|\s?(?:[A-Z]{3}|€|£|\$)$", "", value.strip())
 
 
 ROUNDING = re.compile(r"\bround(?:ing|ed)?\b|\brnd\b|arrondi|rundung|afronding|redondeo", re.IGNORECASE)

@@ -20,13 +20,14 @@ normalise is looked for inside the run with the rules' patterns (OCR glues
 
 from __future__ import annotations
 
+import re
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from paperbeam.models.extractors.base import is_party_name, name_without_registration, union_box
-from paperbeam.models.extractors.rules import AMOUNT_RE, DATE_RE, _strip_currency
-from paperbeam.normalize import currency_code, normalize_value
+from paperbeam.models.extractors.base import finish_value, strip_currency, union_box
+from paperbeam.models.extractors.rules import AMOUNT_RE, DATE_RE
+from paperbeam.normalize import normalize_value
 from paperbeam.records import Field
 from paperbeam.schema import Schema
 
@@ -103,20 +104,15 @@ def decode(
         for _score, conf, s, e in candidates(probs, b, i, max_gap=TEXT_GAP if text_field else 0, by_sum=text_field):
             if conf < min_confidence:
                 continue
+            if spec.type == "money":
+                s, e = grouped_amount(words, s, e)
             span = list(words[s:e])
             page = span[0].page
             ws = [w.word for w in span if w.page == page]
-            value = " ".join(w.text for w in ws)
-            if spec.type == "money":
-                value = _strip_currency(value)
-            if is_party_name(spec.name):
-                value, ws = name_without_registration(value, ws)
             try:
-                normalized = normalize_value(spec.type, value, date_order)
+                value, normalized, ws = finish_value(spec, " ".join(w.text for w in ws), ws, date_order)
             except (ArithmeticError, ValueError, OverflowError):  # an OCR run of digits no amount can be
                 continue
-            if spec.name == "currency":
-                normalized = currency_code(value) or value
             if spec.type in ("date", "money") and normalized is None:
                 value, normalized = _value_inside(spec.type, value, date_order)
             if spec.type in ("date", "money", "number") and normalized is None:
@@ -133,13 +129,37 @@ def decode(
     return fields
 
 
+_LEADING_GROUP = re.compile(r"(?:[A-Z]{3}|[^\w\s]{1,3})?\d{1,3}")
+_THOUSANDS_GROUP = re.compile(r"\d{3}(?:[.,]\d{1,2})?")
+
+
+def grouped_amount(words: Sequence, start: int, end: int) -> Tuple[int, int]:
+    """The run ``[start, end)`` widened over the rest of an amount printed with spaces between its
+    digit groups ("26 262,71", "1 004.96"), which reads as one word per group.
+
+    Why: French, Scandinavian and other locales group thousands with a space, so OCR and text layers
+    give "26" and "262,71" as two words; a model that tags only one of them would report 26 or
+    262.71. A group counts when it sits on the same line right after a word of one to three digits.
+    """
+    def same_line(a, b) -> bool:
+        return a.page == b.page and a.word.line == b.word.line
+
+    while start > 0 and _THOUSANDS_GROUP.fullmatch(words[start].word.text) \
+            and _LEADING_GROUP.fullmatch(words[start - 1].word.text) and same_line(words[start - 1], words[start]):
+        start -= 1
+    while end < len(words) and _LEADING_GROUP.fullmatch(words[end - 1].word.text.replace(" ", "")) \
+            and _THOUSANDS_GROUP.fullmatch(words[end].word.text) and same_line(words[end - 1], words[end]):
+        end += 1
+    return start, end
+
+
 def _value_inside(field_type: str, text: str, date_order: str):
     """A date or amount inside a tagged run that OCR glued to its label ("Date:19/10/2018", "RM60.30CASH")."""
     pattern = DATE_RE if field_type == "date" else AMOUNT_RE
     for m in pattern.finditer(text):
         value = m.group(0).strip()
         if field_type == "money":
-            value = _strip_currency(value)
+            value = strip_currency(value)
         try:
             normalized = normalize_value(field_type, value, date_order)
         except (ArithmeticError, ValueError, OverflowError):

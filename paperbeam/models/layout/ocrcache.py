@@ -100,6 +100,44 @@ def read_document(path: str, engine, engine_name: str, cache_dir: Optional[str] 
     return Document(id=stem, uri=path, media_type=media_type, pages=pages)
 
 
+def seed_from_run(run_dir: str, engine_name: str, cache_dir: Optional[str] = None) -> int:
+    """Put the words of a finished ``paperbeam run --emit-words`` into the cache; returns how many documents.
+
+    Why: training should see exactly the words the pipeline reads at run time, and a pipeline run
+    reads a large set on every core, where ``read_document`` reads one file at a time. Records whose
+    source file is gone or that carry no words are passed over (counted by the caller's data report).
+    """
+    import glob
+
+    from paperbeam.models.evaluate import load_predictions
+
+    cache_dir = cache_dir or DEFAULT_CACHE
+    if not glob.glob(os.path.join(run_dir, "records-*.jsonl*")):
+        from paperbeam.errors import ConfigError
+
+        raise ConfigError(f"{run_dir} holds no records-*.jsonl: give the --output of a `paperbeam run --emit-words`.")
+    seeded = 0
+    for rec in load_predictions(run_dir):
+        path = _local_path(rec.get("source_uri") or "")
+        pages = rec.get("pages") or []
+        if not path or not os.path.isfile(path) or not pages or any("words" not in p for p in pages):
+            continue
+        target = cache_path(cache_dir, engine_name, path)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target + ".tmp", "w", encoding="utf-8") as fh:
+            json.dump({"pages": pages}, fh)
+        os.replace(target + ".tmp", target)
+        seeded += 1
+    return seeded
+
+
+def _local_path(uri: str) -> str:
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(uri)
+    return unquote(parsed.path) if parsed.scheme == "file" else uri
+
+
 class _Doc:
     """The little of ``pages._OpenDocument`` that ``read_image_page`` uses."""
 

@@ -16,7 +16,7 @@ whose stem ends in a number that leaves 2 when divided by 5 (002, 007, 012,
 ... ; one in five) is never trained on. (Not "divisible by 5": sroie-dev has
 no such stems, they were kept out of it.) A document only teaches the fields its truth has: the
 logits of the other fields are masked out of its loss, so SROIE receipts
-(four fields) do not teach that an invoice number is "O".
+(four fields) do not teach that an invoice number is "O" (``taught_fields``).
 
 Seeded (python, numpy, torch; one shuffling RNG), so the same data, seed and
 thread count give the same model. Progress and validation F1 per epoch are
@@ -63,10 +63,11 @@ class Example:
     source: str
     words: List[DocWord]
     labels: List[int]
-    fields: List[str]  # fields the truth has (only these are taught)
+    fields: List[str]  # fields the truth has a value for (scored in validation)
     truth: Dict[str, Optional[str]]
     validation: bool
     unaligned: List[str] = field(default_factory=list)
+    taught: List[str] = field(default_factory=list)  # fields whose tags are known (see ``taught_fields``)
 
 
 @dataclass
@@ -137,11 +138,12 @@ def load_examples(
             except Exception as exc:  # noqa: BLE001 - one unreadable training file is reported, not fatal
                 stats.skipped.append(f"{path}: {exc}")
                 continue
-            values = {k: v for k, v in (truth.documents.get(stem) or {}).items() if v not in (None, "")}
+            known = dict(truth.documents.get(stem) or {})
+            values = {k: v for k, v in known.items() if v not in (None, "")}
             words = document_words(doc)
             tags, missed = align([w.word.text for w in words], values, truth.field_types, labels, ALIGN_ORDER)
-            ex = Example(stem, directory, words, tags, sorted(values), dict(truth.documents.get(stem) or {}),
-                         is_validation(stem), missed)
+            ex = Example(stem, directory, words, tags, sorted(values), known, is_validation(stem), missed,
+                         taught_fields(known, missed))
             examples.append(ex)
             stats.documents += 1
             stats.validation += ex.validation
@@ -152,6 +154,18 @@ def load_examples(
             if n % 50 == 0 or n == len(files):
                 log(f"  read {n}/{len(files)} documents of {directory} ({time.perf_counter() - started:.0f}s)")
     return examples, stats
+
+
+def taught_fields(known: Dict[str, Optional[str]], unaligned: Sequence[str]) -> List[str]:
+    """The fields whose tags a document can teach: those its truth names, less those not aligned.
+
+    A field the truth names with no value (a synthetic invoice with no due date: ``"due_date": null``)
+    is taught too: every word is "not a due date", which is how the model learns that most documents
+    have none. A field the truth does not name at all (a SROIE receipt has no invoice number in its
+    key file) says nothing, and neither does a value that found no words: tagging its words "O" would
+    teach that the printed value is not the field. Those fields' logits are left out of the loss.
+    """
+    return sorted(k for k in known if k not in set(unaligned))
 
 
 def seed_everything(seed: int) -> None:
@@ -192,6 +206,31 @@ def validate(lm, examples: Sequence[Example], schema=INVOICE, batch_size: int = 
     return out
 
 
+def jitter_boxes(bbox, mask, amount: float, generator):
+    """Each window's boxes moved and stretched together by a random shift and scale (training only).
+
+    Why: the box tables learn one vector per coordinate, and a few hundred documents show each exact
+    position only a few times, so the model can memorise where a field sat rather than learn what
+    is around it. Moving a whole page by up to ``amount`` x 1000 and scaling it by up to 1 +/-
+    ``amount`` keeps every word's place beside the others (what a label "TOTAL" to the left of an
+    amount means) while no position is the same twice. The [CLS] and [SEP] boxes, and padding, stay.
+    """
+    import torch
+
+    if amount <= 0:
+        return bbox
+    n = bbox.shape[0]
+    scale = 1.0 + (torch.rand((n, 1, 2), generator=generator) * 2 - 1) * amount
+    shift = (torch.rand((n, 1, 2), generator=generator) * 2 - 1) * amount * 1000
+    xy = bbox.view(n, -1, 2, 2).float()  # [batch, tokens, (x0 y0), (x1 y1)]
+    moved = (xy * scale[:, :, None, :] + shift[:, :, None, :]).round().clamp(0, 1000).long().view_as(bbox)
+    body = mask.bool().clone()
+    body[:, 0] = False
+    lengths = mask.sum(dim=1)
+    body[torch.arange(n), (lengths - 1).clamp(min=0)] = False
+    return torch.where(body[:, :, None], moved, bbox)
+
+
 def _batches(windows, batch_size: int, rng: random.Random):
     """Shuffled batches of windows of similar length (little padding)."""
     order = list(range(len(windows)))
@@ -221,10 +260,12 @@ def train(
     log: Callable[[str], None] = print,
     extra: Optional[dict] = None,
     patience: Optional[int] = None,
+    box_jitter: float = 0.0,
 ) -> dict:
     """Fine-tune and save the best epoch to ``out_dir``; returns the training summary.
 
-    ``patience``: stop once validation has not improved for that many epochs.
+    ``patience``: stop once validation has not improved for that many epochs. ``box_jitter``: see
+    ``jitter_boxes`` (0 = off).
     ``training.json`` is rewritten after every epoch, so a run stopped early still says how it went.
     """
     import torch
@@ -259,7 +300,7 @@ def train(
         for w in encode([d.word.text for d in ex.words], [d.box for d in ex.words], tokenizer, ex.labels,
                         max_length, stride):
             windows.append(w)
-            masks.append(_field_mask(ex.fields, labels))
+            masks.append(_field_mask(ex.taught, labels))
     steps_per_epoch = math.ceil(len(windows) / batch_size)
     total = steps_per_epoch * epochs
     new_params = [p for n, p in model.named_parameters() if not n.startswith("encoder.") and p.requires_grad]
@@ -270,9 +311,11 @@ def train(
     sched = torch.optim.lr_scheduler.LambdaLR(
         optim, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (total - s) / max(1, total - warmup)))
     rng = random.Random(seed)
+    box_rng = torch.Generator().manual_seed(seed)
     pad = tokenizer.pad_token_id or 0
     log(f"training on {len(train_ex)} documents ({len(windows)} windows), validating on {len(val_ex)}; "
-        f"{epochs} epochs x {steps_per_epoch} steps, batch {batch_size}, lr {lr} / head {head_lr}, seed {seed}")
+        f"{epochs} epochs x {steps_per_epoch} steps, batch {batch_size}, lr {lr} / head {head_lr}, seed {seed}, "
+        f"box jitter {box_jitter}")
     history = []
     best = None
     step = 0
@@ -282,6 +325,7 @@ def train(
         losses = []
         for b, idx in enumerate(_batches(windows, batch_size, rng), 1):
             ids, bbox, mask, y = collate([windows[k] for k in idx], pad)
+            bbox = jitter_boxes(bbox, mask, box_jitter, box_rng)
             fmask = torch.tensor([masks[k] for k in idx], dtype=torch.bool)  # [B, L]
             logits = model(ids, bbox, mask)
             logits = logits.masked_fill(~fmask[:, None, :], -1e4)
@@ -317,7 +361,7 @@ def train(
             "seed": seed, "epochs": epochs, "epochs_run": epoch, "best_epoch": best[1],
             "best_validation_mean_f1": best[0], "train_documents": len(train_ex),
             "validation_documents": len(val_ex), "train_windows": len(windows), "lr": lr, "head_lr": head_lr,
-            "batch_size": batch_size, "seconds": round(time.perf_counter() - started, 1), "threads": threads,
+            "batch_size": batch_size, "box_jitter": box_jitter, "seconds": round(time.perf_counter() - started, 1), "threads": threads,
             "history": history, "python": sys.version.split()[0], "torch": torch.__version__,
         }
         with open(os.path.join(out_dir, "training.json"), "w", encoding="utf-8") as fh:
