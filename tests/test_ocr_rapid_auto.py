@@ -112,7 +112,8 @@ def test_auto_rereads_a_degraded_page_with_rapidocr(auto):
     d = result.details
     assert d["tesseract"]["reread"] is True and d["tesseract"]["reasons"]
     assert d["chosen"] == "rapidocr"
-    assert result.engine.startswith("rapidocr") and "auto: tesseract conf" in result.engine
+    assert result.engine.startswith("rapidocr") and result.engine.endswith("(chosen by auto)")
+    assert result.details["tesseract"]["confidence"] is not None
     text = " ".join(w.text for w in result.words)
     assert "INVOICE" in text and "60.30" in text
     # boxes are in the input image's pixels

@@ -18,9 +18,11 @@ layer, else OCR with --ocr-engine; OCR output is cached in --ocr-cache), and
 labelled values are aligned to the words fuzzily. Documents whose name ends in
 a number that leaves 2 when divided by 5 (002, 007, ...) are held out for
 validation and never trained on.
+Words can be taken from a finished `paperbeam run --emit-words` instead
+(--words-from), so the model learns from exactly what the pipeline reads.
 The best epoch (validation F1) is saved: only its differences from the
-backbone, in fp16. Use the result with `paperbeam run --extractor model
---model-path OUT`.
+backbone (int8 rows for matrices, fp16 for the rest). Use the result with
+`paperbeam run --extractor model --model OUT`.
 """
 
 

@@ -209,9 +209,10 @@ class AutoEngine(OcrEngine):
             details["kept_because"] = (f"rapidocr found {rapid_chars} characters where tesseract read {sure_chars} "
                                        f"with confidence {UNSURE:g} or more")
             return self._tesseract(prep, full, details)
-        conf_text = "none" if signals["confidence"] is None else f"{signals['confidence']:.2f}"
         details["chosen"] = "rapidocr"
-        second.engine = f"{second.engine} (auto: tesseract conf {conf_text})"
+        # One name per engine, not per page: the summary counts pages by engine and the ledger
+        # compares versions. Why this page was re-read (tesseract's confidence...) is in details.
+        second.engine = f"{second.engine} (chosen by auto)"
         second.details = details
         return second
 
