@@ -158,4 +158,3 @@ def test_a_number_on_the_next_line_is_no_thousands_group():
     words[2] = DocWord(1, Word("250.00", (30.0, 25.0, 38.0, 35.0), 0.9, line=1), (0, 0, 0, 0))
     fields = decode(words, _probs(["O", "B-total_amount", "O"]), LABELS, INVOICE)
     assert fields["total_amount"].normalized == "12.00"
-

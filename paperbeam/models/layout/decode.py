@@ -147,7 +147,7 @@ def grouped_amount(words: Sequence, start: int, end: int) -> Tuple[int, int]:
     while start > 0 and _THOUSANDS_GROUP.fullmatch(words[start].word.text) \
             and _LEADING_GROUP.fullmatch(words[start - 1].word.text) and same_line(words[start - 1], words[start]):
         start -= 1
-    while end < len(words) and _LEADING_GROUP.fullmatch(words[end - 1].word.text.replace(" ", "")) \
+    while end < len(words) and _LEADING_GROUP.fullmatch(words[end - 1].word.text) \
             and _THOUSANDS_GROUP.fullmatch(words[end].word.text) and same_line(words[end - 1], words[end]):
         end += 1
     return start, end

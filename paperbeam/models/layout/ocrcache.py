@@ -110,6 +110,7 @@ def seed_from_run(run_dir: str, engine_name: str, cache_dir: Optional[str] = Non
     import glob
 
     from paperbeam.models.evaluate import load_predictions
+    from paperbeam.review.render import local_path
 
     cache_dir = cache_dir or DEFAULT_CACHE
     if not glob.glob(os.path.join(run_dir, "records-*.jsonl*")):
@@ -118,7 +119,7 @@ def seed_from_run(run_dir: str, engine_name: str, cache_dir: Optional[str] = Non
         raise ConfigError(f"{run_dir} holds no records-*.jsonl: give the --output of a `paperbeam run --emit-words`.")
     seeded = 0
     for rec in load_predictions(run_dir):
-        path = _local_path(rec.get("source_uri") or "")
+        path = local_path(rec.get("source_uri") or "")
         pages = rec.get("pages") or []
         if not path or not os.path.isfile(path) or not pages or any("words" not in p for p in pages):
             continue
@@ -129,13 +130,6 @@ def seed_from_run(run_dir: str, engine_name: str, cache_dir: Optional[str] = Non
         os.replace(target + ".tmp", target)
         seeded += 1
     return seeded
-
-
-def _local_path(uri: str) -> str:
-    from urllib.parse import unquote, urlparse
-
-    parsed = urlparse(uri)
-    return unquote(parsed.path) if parsed.scheme == "file" else uri
 
 
 class _Doc:
