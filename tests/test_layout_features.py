@@ -134,6 +134,31 @@ def test_a_likely_field_the_argmax_missed_is_still_proposed_with_low_confidence(
     assert fields["total_amount"].normalized == "9.99" and fields["total_amount"].confidence < 0.5
 
 
+def _lined_words(lines):
+    """One DocWord per text, ``lines`` a list of lists of texts (one list per printed line)."""
+    out = []
+    for n, texts in enumerate(lines):
+        for k, t in enumerate(texts):
+            out.append(DocWord(1, Word(t, (10.0 * k, 20.0 * n, 10.0 * k + 8, 20.0 * n + 10), 0.9, line=n), (0, 0, 0, 0)))
+    return out
+
+
+def test_a_name_keeps_a_first_word_the_model_tagged_as_a_second_start_or_only_half_believed():
+    words = _lined_words([["LIAN", "CHI", "PU", "TIAN"], ["KEDAI", "PAPAN", "YEW"]])
+    p = _probs(["B-vendor_name", "B-vendor_name", "I-vendor_name", "I-vendor_name", "O", "O", "O"])
+    fields = decode(words, p, LABELS, INVOICE)
+    assert fields["vendor_name"].value == "LIAN CHI PU TIAN"
+    p = _probs(["O", "O", "O", "O", "O", "I-vendor_name", "I-vendor_name"])
+    p[4, LABELS.index("B-vendor_name")], p[4, 0] = 0.45, 0.5  # "O" wins the argmax by a hair
+    assert decode(words, p, LABELS, INVOICE)["vendor_name"].value == "KEDAI PAPAN YEW"
+
+
+def test_a_name_printed_twice_on_two_lines_is_not_read_as_one():
+    words = _lined_words([["Gilles"], ["Gilles"], ["Invoice"]])
+    fields = decode(words, _probs(["B-vendor_name", "B-vendor_name", "O"]), LABELS, INVOICE)
+    assert fields["vendor_name"].value == "Gilles"
+
+
 def test_the_validation_part_is_fixed_by_rule():
     assert [s for s in ("001", "002", "005", "012", "invoice-000017", "receipt-000016") if is_validation(s)] == [
         "002", "012", "invoice-000017"]

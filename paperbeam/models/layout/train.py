@@ -261,11 +261,14 @@ def train(
     extra: Optional[dict] = None,
     patience: Optional[int] = None,
     box_jitter: float = 0.0,
+    init: Optional[str] = None,
 ) -> dict:
     """Fine-tune and save the best epoch to ``out_dir``; returns the training summary.
 
     ``patience``: stop once validation has not improved for that many epochs. ``box_jitter``: see
-    ``jitter_boxes`` (0 = off).
+    ``jitter_boxes`` (0 = off). ``init``: a saved paperbeam model to start from instead of the bare
+    backbone (a model whose validation was still rising when its epochs ran out trains on from
+    where it stopped; the saved deltas stay relative to the backbone).
     ``training.json`` is rewritten after every epoch, so a run stopped early still says how it went.
     """
     import torch
@@ -285,6 +288,13 @@ def train(
                      extra=dict(extra or {}))
     model = build(spec, backbone_dir, pretrained=True)
     base_state = {k: v.detach().clone() for k, v in model.encoder.state_dict().items()}
+    if init:
+        start, start_spec = weights.load(init, backbone_dir)
+        if start_spec.labels != labels or start_spec.backbone != backbone_name:
+            raise ConfigError(f"--init {init} has other labels or another backbone ({start_spec.backbone}) "
+                              f"than this training ({backbone_name}).")
+        model.load_state_dict(start.state_dict())
+        del start
     tokenizer = bb.load_tokenizer(backbone_dir)
     # The word-piece table is most of the weights and barely moves in a short fine-tune: keep it
     # frozen, so the shipped deltas stay small (it is not saved at all).
@@ -315,7 +325,7 @@ def train(
     pad = tokenizer.pad_token_id or 0
     log(f"training on {len(train_ex)} documents ({len(windows)} windows), validating on {len(val_ex)}; "
         f"{epochs} epochs x {steps_per_epoch} steps, batch {batch_size}, lr {lr} / head {head_lr}, seed {seed}, "
-        f"box jitter {box_jitter}")
+        f"box jitter {box_jitter}" + (f", starting from {init}" if init else ""))
     history = []
     best = None
     step = 0
@@ -361,7 +371,7 @@ def train(
             "seed": seed, "epochs": epochs, "epochs_run": epoch, "best_epoch": best[1],
             "best_validation_mean_f1": best[0], "train_documents": len(train_ex),
             "validation_documents": len(val_ex), "train_windows": len(windows), "lr": lr, "head_lr": head_lr,
-            "batch_size": batch_size, "box_jitter": box_jitter, "seconds": round(time.perf_counter() - started, 1), "threads": threads,
+            "batch_size": batch_size, "box_jitter": box_jitter, "init": init, "seconds": round(time.perf_counter() - started, 1), "threads": threads,
             "history": history, "python": sys.version.split()[0], "torch": torch.__version__,
         }
         with open(os.path.join(out_dir, "training.json"), "w", encoding="utf-8") as fh:
