@@ -21,9 +21,8 @@ def _receipt(stem, total, ocr_dir, root):
         json.dump({"company": "ACME STORE", "date": "01/01/2020", "address": "", "total": total.replace(",", ".")}, fh)
 
 
-def test_train_command_writes_a_small_model_and_reports_the_data(tmp_path, capsys):
-    from paperbeam.cli import main
-
+def _tiny_sroie(tmp_path):
+    """Seven receipts (words in the OCR cache) and a tiny backbone with weights: ``(root, cache, backbone)``."""
     root, cache = tmp_path / "sroie", tmp_path / "cache"
     (root / "img").mkdir(parents=True)
     (root / "key").mkdir()
@@ -31,6 +30,13 @@ def test_train_command_writes_a_small_model_and_reports_the_data(tmp_path, capsy
     for n in range(1, 8):
         _receipt(f"{n:03d}", f"{n}.50", str(cache), str(root))
     backbone = write_tiny_backbone(str(tmp_path / "bb"), with_weights=True)
+    return root, cache, backbone
+
+
+def test_train_command_writes_a_small_model_and_reports_the_data(tmp_path, capsys):
+    from paperbeam.cli import main
+
+    root, cache, backbone = _tiny_sroie(tmp_path)
     out = tmp_path / "model"
     code = main(["train", "--data", str(root), "--out", str(out), "--epochs", "1", "--seed", "1",
                  "--backbone", backbone, "--ocr-cache", str(cache), "--threads", "1"])
@@ -91,3 +97,27 @@ def test_training_takes_the_words_of_a_pipeline_run_instead_of_reading_again(tmp
     assert seed_from_run(str(run), "auto", str(tmp_path / "cache")) == 1
     doc = read_document(str(img), None, "auto", str(tmp_path / "cache"))  # no engine: it must not OCR
     assert [w.text for w in doc.pages[0].words] == ["TOTAL", "9.99"]
+
+
+def test_training_can_start_from_a_saved_model(tmp_path):
+    """With both learning rates at 0, training from ``--init`` saves the model it started from, unchanged."""
+    import torch
+
+    from paperbeam.cli import main
+    from paperbeam.models.layout import weights
+
+    root, cache, backbone = _tiny_sroie(tmp_path)
+    common = ["--data", str(root), "--epochs", "1", "--backbone", backbone, "--ocr-cache", str(cache), "--threads", "1"]
+    assert main(["train", "--out", str(tmp_path / "first"), "--seed", "1", *common]) == 0
+    assert main(["train", "--out", str(tmp_path / "again"), "--seed", "2", "--lr", "0", "--head-lr", "0",
+                 "--init", str(tmp_path / "first"), *common]) == 0
+    first, _ = weights.load(str(tmp_path / "first"), backbone)
+    again, _ = weights.load(str(tmp_path / "again"), backbone)
+    a, b = first.state_dict(), again.state_dict()
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-3) for k in a)
+    # the same training without --init starts from the backbone and a fresh head, not from "first"
+    assert main(["train", "--out", str(tmp_path / "fresh"), "--seed", "2", "--lr", "0", "--head-lr", "0", *common]) == 0
+    fresh = weights.load(str(tmp_path / "fresh"), backbone)[0].state_dict()
+    assert not all(torch.allclose(a[k], fresh[k], atol=1e-3) for k in a)
+    assert json.loads((tmp_path / "again" / "training.json").read_text())["init"] == str(tmp_path / "first")
+

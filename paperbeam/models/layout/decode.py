@@ -97,9 +97,9 @@ def _widened(run: List[int], tags: np.ndarray, field_p: np.ndarray, lines: Seque
     0.52 "O"), so the argmax tags cut "KEDAI PAPAN YEW CHUAN" to "PAPAN YEW CHUAN". Only words tagged
     "O" are taken (never another field's), and only next to the run.
     """
-    start, end = run[0], run[-1]
     if not len(lines):
         return run
+    start, end = run[0], run[-1]
     while start > 0 and tags[start - 1] == 0 and field_p[start - 1] >= EDGE_MIN and lines[start - 1] == lines[start]:
         start -= 1
     while end + 1 < len(tags) and tags[end + 1] == 0 and field_p[end + 1] >= EDGE_MIN and lines[end + 1] == lines[end]:

@@ -289,12 +289,11 @@ def train(
     model = build(spec, backbone_dir, pretrained=True)
     base_state = {k: v.detach().clone() for k, v in model.encoder.state_dict().items()}
     if init:
-        start, start_spec = weights.load(init, backbone_dir)
+        start_spec = ModelSpec.load(init)
         if start_spec.labels != labels or start_spec.backbone != backbone_name:
             raise ConfigError(f"--init {init} has other labels or another backbone ({start_spec.backbone}) "
                               f"than this training ({backbone_name}).")
-        model.load_state_dict(start.state_dict())
-        del start
+        weights.add_saved(model, init, start_spec)
     tokenizer = bb.load_tokenizer(backbone_dir)
     # The word-piece table is most of the weights and barely moves in a short fine-tune: keep it
     # frozen, so the shipped deltas stay small (it is not saved at all).

@@ -67,14 +67,21 @@ def save(model, spec, directory: str, base_state: Dict[str, torch.Tensor], int8_
 
 def load(directory: str, backbone_dir: str = None):
     """``(model, spec)``: the backbone from its package or path, plus the saved deltas (fp32, eval mode)."""
-    from safetensors.torch import load_file
-
     from paperbeam.models.layout import backbone as bb
     from paperbeam.models.layout.model import ModelSpec, build
 
     spec = ModelSpec.load(directory)
     backbone_dir = backbone_dir or bb.resolve(spec.backbone)
     model = build(spec, backbone_dir, pretrained=True)
+    add_saved(model, directory, spec)
+    model.eval()
+    return model, spec
+
+
+def add_saved(model, directory: str, spec) -> None:
+    """Turn ``model``, freshly built on its backbone, into the one saved in ``directory``: add the deltas, set the new tensors."""
+    from safetensors.torch import load_file
+
     state = model.state_dict()
     saved = load_file(os.path.join(directory, spec.weights))
     for key, value in saved.items():
@@ -92,5 +99,3 @@ def load(directory: str, backbone_dir: str = None):
         else:
             raise ValueError(f"Unexpected tensor {key!r} in {directory}/{spec.weights}")
     model.load_state_dict(state, strict=True)
-    model.eval()
-    return model, spec
