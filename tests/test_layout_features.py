@@ -134,6 +134,19 @@ def test_a_likely_field_the_argmax_missed_is_still_proposed_with_low_confidence(
     assert fields["total_amount"].normalized == "9.99" and fields["total_amount"].confidence < 0.5
 
 
+def test_an_amount_printed_twice_outvotes_a_likelier_one_printed_once():
+    texts = ["TOTAL", "9.00", "ROUNDED", "9.00", "CHANGE", "41.00"]
+    p = _probs(["O", "B-total_amount", "O", "B-total_amount", "O", "B-total_amount"])
+    p[1, LABELS.index("B-total_amount")] = p[3, LABELS.index("B-total_amount")] = 0.6
+    p[5, LABELS.index("B-total_amount")] = 0.8  # the likeliest single run is the change
+    fields = decode(_words(texts), p, LABELS, INVOICE)
+    assert fields["total_amount"].normalized == "9.00" and fields["total_amount"].bbox[0] == 10.0
+    p[5, LABELS.index("B-total_amount")] = 0.8
+    p[3, LABELS.index("B-total_amount")] = 0.05  # printed twice, but tagged once: the change wins
+    p[3, 0] = 0.9
+    assert decode(_words(texts), p, LABELS, INVOICE)["total_amount"].normalized == "41.00"
+
+
 def _lined_words(lines):
     """One DocWord per text, ``lines`` a list of lists of texts (one list per printed line)."""
     out = []

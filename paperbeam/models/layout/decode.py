@@ -16,6 +16,9 @@ Candidates are tried best first (none under ``min_confidence``); the value goes 
 normalisation as the rule-based extractor. A date or amount that does not
 normalise is looked for inside the run with the rules' patterns (OCR glues
 "Date:" to the date), and failing that skipped for the next candidate.
+Dates and amounts are then chosen by vote: the value whose tagged runs have
+the greatest summed confidence wins (a total is printed more often than the
+change the model confuses it with; see ``_voted``).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ FALLBACKS = 3
 MIN_CONFIDENCE = 0.1  # below this a field is left out (``auto`` may then take the rules' value)
 TEXT_GAP = 2  # "O" words a name or address may span (OCR noise)
 EDGE_MIN = 0.4  # field probability (B + I) that lets an untagged word beside a name join it
+VOTED = ("date", "money")  # types whose value is chosen by the votes of all its runs (see _voted)
 
 
 def candidates(probs: np.ndarray, b: int, i: int, fallback_min: float = FALLBACK_MIN, max_gap: int = 0,
@@ -124,33 +128,63 @@ def decode(
         if b is None or i is None or not len(words):
             continue
         text_field = spec.type == "string"
-        for _score, conf, s, e in candidates(probs, b, i, max_gap=TEXT_GAP if text_field else 0, by_sum=text_field,
-                                             lines=lines):
+        found: List[Tuple[float, Field]] = []
+        for score, conf, s, e in candidates(probs, b, i, max_gap=TEXT_GAP if text_field else 0, by_sum=text_field,
+                                            lines=lines):
             if conf < min_confidence:
                 continue
-            if spec.type == "money":
-                s, e = grouped_amount(words, s, e)
-            span = list(words[s:e])
-            page = span[0].page
-            ws = [w.word for w in span if w.page == page]
-            try:
-                value, normalized, ws = finish_value(spec, " ".join(w.text for w in ws), ws, date_order)
-            except (ArithmeticError, ValueError, OverflowError):  # an OCR run of digits no amount can be
+            field = _field_from_run(spec, words, s, e, conf, date_order, extractor)
+            if field is None:
                 continue
-            if spec.type in ("date", "money") and normalized is None:
-                value, normalized = _value_inside(spec.type, value, date_order)
-            if spec.type in ("date", "money", "number") and normalized is None:
-                continue
-            fields[spec.name] = Field(
-                value=value,
-                normalized=normalized,
-                confidence=round(max(0.0, min(1.0, conf)), 4),
-                page=page,
-                bbox=union_box(ws),
-                extractor=extractor,
-            )
-            break
+            found.append((score, field))
+            if spec.type not in VOTED:
+                break
+        if found:
+            fields[spec.name] = _voted(found) if spec.type in VOTED else found[0][1]
     return fields
+
+
+def _field_from_run(spec, words: Sequence, s: int, e: int, conf: float, date_order: str, extractor: str):
+    """The field the words ``s:e`` say, or None when they hold no value of its type."""
+    if spec.type == "money":
+        s, e = grouped_amount(words, s, e)
+    span = list(words[s:e])
+    page = span[0].page
+    ws = [w.word for w in span if w.page == page]
+    try:
+        value, normalized, ws = finish_value(spec, " ".join(w.text for w in ws), ws, date_order)
+    except (ArithmeticError, ValueError, OverflowError):  # an OCR run of digits no amount can be
+        return None
+    if spec.type in ("date", "money") and normalized is None:
+        value, normalized = _value_inside(spec.type, value, date_order)
+    if spec.type in ("date", "money", "number") and normalized is None:
+        return None
+    return Field(
+        value=value,
+        normalized=normalized,
+        confidence=round(max(0.0, min(1.0, conf)), 4),
+        page=page,
+        bbox=union_box(ws),
+        extractor=extractor,
+    )
+
+
+def _voted(found: Sequence[Tuple[float, Field]]) -> Field:
+    """The value the tagged runs say most: the sum of their confidences, per normalised value.
+
+    Why: a receipt prints its total two or three times (total, rounded total,
+    cash when it was exact), while the amounts the model confuses with it
+    (cash tendered, change, an item) are printed once; the likeliest single
+    run is the change about as often as the total. Untagged fallbacks
+    (score below 0) only count when no run was tagged. The value's most
+    confident run gives the field its box and page.
+    """
+    tagged = [f for score, f in found if score >= 0] or [found[0][1]]
+    votes: Dict[str, float] = {}
+    for f in tagged:
+        votes[f.normalized] = votes.get(f.normalized, 0.0) + f.confidence
+    best = max(votes, key=lambda v: votes[v])  # ties: the first value, i.e. the best-ranked run
+    return next(f for f in tagged if f.normalized == best)
 
 
 _LEADING_GROUP = re.compile(r"(?:[A-Z]{3}|[^\w\s]{1,3})?\d{1,3}")
