@@ -6,6 +6,7 @@ import os
 from paperbeam.models.layout.ocrcache import cache_path
 from paperbeam.models.layout.tiny import write_tiny_backbone
 from paperbeam.records import Page, Word
+from paperbeam.schema import INVOICE
 
 
 def _receipt(stem, total, ocr_dir, root):
@@ -48,7 +49,12 @@ def test_train_command_writes_a_small_model_and_reports_the_data(tmp_path, capsy
     assert summary["train_documents"] == 5 and summary["validation_documents"] == 2 and summary["seed"] == 1
     spec = json.loads((out / "paperbeam-model.json").read_text())
     assert spec["backbone"] == backbone and spec["labels"][0] == "O"
+    assert spec["hints"] == INVOICE.names and summary["hints"] == INVOICE.names  # it sees the rules' reading
     assert (out / "deltas.safetensors").stat().st_size < 5_000_000
+    plain = tmp_path / "plain"
+    assert main(["train", "--data", str(root), "--out", str(plain), "--epochs", "1", "--backbone", backbone,
+                 "--ocr-cache", str(cache), "--threads", "1", "--no-rule-hints"]) == 0
+    assert json.loads((plain / "paperbeam-model.json").read_text())["hints"] == []
 
 
 def test_a_field_known_to_be_absent_is_taught_and_an_unaligned_or_unnamed_one_is_not():

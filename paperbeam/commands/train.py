@@ -50,6 +50,9 @@ def register(subparsers) -> None:
     p.add_argument("--words-from", default=None, metavar="RUN_DIR[,RUN_DIR...]",
                    help="take the documents' words from these `paperbeam run --emit-words` outputs (the exact words "
                         "the pipeline read, on every core) instead of reading them again; others are still read")
+    p.add_argument("--no-rule-hints", action="store_true",
+                   help="train a model that does not see the rule-based extractor's reading of each word "
+                        "(by default it does: one more input embedding per word)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     p.add_argument("--patience", type=int, default=None,
                    help="stop after this many epochs without a better validation F1 (default: run all epochs)")
@@ -66,7 +69,7 @@ def run(args, extra) -> int:
 
     from paperbeam.errors import ConfigError
     from paperbeam.models.layout.model import bio_labels
-    from paperbeam.models.layout.train import load_examples, train
+    from paperbeam.models.layout.train import HINT_FIELDS, load_examples, train
     from paperbeam.schema import INVOICE
 
     dirs = [d.strip() for d in args.data.split(",") if d.strip()]
@@ -93,7 +96,7 @@ def run(args, extra) -> int:
         examples, args.out, backbone=args.backbone, epochs=args.epochs, seed=args.seed, lr=args.lr,
         head_lr=args.head_lr, batch_size=args.batch_size, max_length=args.max_length, stride=args.stride,
         threads=args.threads, version=args.model_version, log=log, patience=args.patience, box_jitter=args.box_jitter,
-        init=args.init, extra={"ocr_engine": args.ocr_engine, "data": dirs},
+        init=args.init, hints=() if args.no_rule_hints else HINT_FIELDS, extra={"ocr_engine": args.ocr_engine, "data": dirs},
     )
     summary["data"] = {"folders": dirs, "report": stats.line(), "unaligned_by_field": stats.unaligned_by_field,
                        "labelled_values": stats.labelled_values, "unaligned_values": stats.unaligned_values}

@@ -3,6 +3,9 @@
 It reads each word with its box and tags it with a schema field
 (``paperbeam.models.layout``), then decodes the tags into fields with a
 confidence and a box, normalised exactly as the rule-based extractor does.
+A model whose spec lists ``hints`` (the shipped one does) is also given the
+rule-based extractor's reading of each word; the rules run first, on the
+same document (``paperbeam.models.layout.hints``).
 The model is the one shipped inside the package unless ``model_path`` points
 at another (``paperbeam train`` output); it is loaded in ``setup()``, once
 per worker, never pickled.

@@ -58,6 +58,7 @@ class Window:
     labels: Optional[List[int]] = None
     start: int = 0  # first body token's index in the document's token sequence
     doc: int = 0  # which document of a batch the window belongs to
+    hints: Optional[List[int]] = None  # per token, its word's rule hint (hints.py); 0 for [CLS], [SEP]
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -71,14 +72,16 @@ def encode(
     max_length: int = 512,
     stride: int = 128,
     doc: int = 0,
+    hints: Optional[Sequence[int]] = None,
 ) -> List[Window]:
-    """Sub-token windows for one document's words (see the module docstring)."""
+    """Sub-token windows for one document's words (see the module docstring); ``hints``: one id per word."""
     body = max_length - 2
     if body <= stride:
         raise ValueError(f"max_length {max_length} leaves no room beside an overlap of {stride} tokens")
     ids: List[int] = []
     tok_box: List[Tuple[int, int, int, int]] = []
     first: List[int] = []
+    tok_hint: List[int] = []
     if texts:
         enc = tokenizer(list(texts), is_split_into_words=True, add_special_tokens=False)
         seen = set()
@@ -87,6 +90,7 @@ def encode(
                 continue
             ids.append(tid)
             tok_box.append(tuple(boxes[wid]))
+            tok_hint.append(int(hints[wid]) if hints is not None else 0)
             first.append(wid if wid not in seen else -1)
             seen.add(wid)
     windows: List[Window] = []
@@ -103,6 +107,8 @@ def encode(
         )
         if labels is not None:
             win.labels = [IGNORE if w < 0 else int(labels[w]) for w in wi]
+        if hints is not None:
+            win.hints = [0] + tok_hint[start:end] + [0]
         windows.append(win)
         if end >= len(ids):
             break
@@ -127,6 +133,17 @@ def collate(windows: Sequence[Window], pad_id: int = 0):
         if w.labels is not None:
             labels[i, :k] = torch.tensor(w.labels)
     return ids, bbox, mask, labels
+
+
+def collate_hints(windows: Sequence[Window]):
+    """Padded ``[batch, tokens]`` hint ids for windows encoded with hints (0 where a window has none)."""
+    import torch
+
+    hints = torch.zeros((len(windows), max(len(w) for w in windows)), dtype=torch.long)
+    for i, w in enumerate(windows):
+        if w.hints is not None:
+            hints[i, :len(w)] = torch.tensor(w.hints)
+    return hints
 
 
 def merge(windows: Sequence[Window], probs: Sequence[np.ndarray], n_words: int, n_labels: int) -> np.ndarray:

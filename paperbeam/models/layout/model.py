@@ -7,7 +7,9 @@ their own. BERT then adds its 1-D position embeddings and layer norm as usual,
 so a plain text checkpoint (all-MiniLM-L6-v2) starts from its pretrained
 weights and only the box tables and the head start from scratch. A
 LayoutLM-family backbone that takes ``bbox`` itself is given the boxes
-directly and no tables are added.
+directly and no tables are added. A model whose spec lists ``hints`` adds
+one more table: per word, which field the rule-based extractor put it in
+(``hints.py`` says why).
 
 ``ModelSpec`` is the small JSON that describes a trained model (labels,
 backbone, window sizes); it sits beside the weights.
@@ -37,6 +39,7 @@ class ModelSpec:
     weights: str = "deltas.safetensors"
     version: str = "0"
     extra: dict = field(default_factory=dict)
+    hints: List[str] = field(default_factory=list)  # fields whose rule readings the model sees (hints.py); [] = none
 
     @property
     def fields(self) -> List[str]:
@@ -71,10 +74,15 @@ def _takes_bbox(encoder: nn.Module) -> bool:
 
 
 class LayoutTokenClassifier(nn.Module):
-    def __init__(self, encoder: nn.Module, num_labels: int, dropout: float = 0.1):
+    def __init__(self, encoder: nn.Module, num_labels: int, dropout: float = 0.1, hints: int = 0):
         super().__init__()
         self.encoder = encoder
         hidden = encoder.config.hidden_size
+        self.hint_embed = None
+        if hints:
+            # zero at the start: a model trained on from one without hints begins exactly where that one was
+            self.hint_embed = nn.Embedding(hints + 1, hidden)
+            nn.init.zeros_(self.hint_embed.weight)
         self.native_layout = _takes_bbox(encoder)
         if not self.native_layout:
             self.x_embed = nn.Embedding(MAX_2D, hidden)
@@ -97,13 +105,20 @@ class LayoutTokenClassifier(nn.Module):
             + self.y_embed(bbox[..., 3]) + self.w_embed(w) + self.h_embed(h)
         )
 
-    def forward(self, input_ids: torch.Tensor, bbox: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Logits ``[batch, tokens, labels]``."""
-        if self.native_layout:
+    def forward(self, input_ids: torch.Tensor, bbox: torch.Tensor, attention_mask: torch.Tensor,
+                hints: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Logits ``[batch, tokens, labels]``. ``hints``: per token, the rules' field id (0: none), for a model built with hints."""
+        use_hints = self.hint_embed is not None and hints is not None
+        if self.native_layout and not use_hints:
             out = self.encoder(input_ids=input_ids, bbox=bbox, attention_mask=attention_mask)
         else:
-            embeds = self.encoder.get_input_embeddings()(input_ids) + self.layout_embeddings(bbox)
-            out = self.encoder(inputs_embeds=embeds, attention_mask=attention_mask)
+            embeds = self.encoder.get_input_embeddings()(input_ids)
+            if use_hints:
+                embeds = embeds + self.hint_embed(hints.clamp(0, self.hint_embed.num_embeddings - 1))
+            if self.native_layout:
+                out = self.encoder(inputs_embeds=embeds, bbox=bbox, attention_mask=attention_mask)
+            else:
+                out = self.encoder(inputs_embeds=embeds + self.layout_embeddings(bbox), attention_mask=attention_mask)
         return self.classifier(self.dropout(out.last_hidden_state))
 
 
@@ -111,7 +126,7 @@ def build(spec: ModelSpec, backbone_dir: str, pretrained: bool = True) -> Layout
     from paperbeam.models.layout.backbone import load_encoder
 
     encoder = load_encoder(backbone_dir, config_only=not pretrained)
-    return LayoutTokenClassifier(encoder, len(spec.labels))
+    return LayoutTokenClassifier(encoder, len(spec.labels), hints=len(spec.hints))
 
 
 def quantize_int8(model: nn.Module) -> nn.Module:

@@ -20,7 +20,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from paperbeam.errors import ConfigError
-from paperbeam.models.layout.features import DocWord, collate, document_words, encode, merge
+from paperbeam.models.layout.features import DocWord, collate, collate_hints, document_words, encode, merge
 from paperbeam.records import Document, Field
 from paperbeam.schema import Schema
 
@@ -79,14 +79,20 @@ class LayoutModel:
         out.load_seconds = time.perf_counter() - started
         return out
 
-    def predict(self, docs: Sequence[Sequence[DocWord]], batch_size: int = 8) -> List[np.ndarray]:
-        """Per document, ``[n_words, n_labels]`` label probabilities."""
+    def predict(self, docs: Sequence[Sequence[DocWord]], batch_size: int = 8,
+                hints: Optional[Sequence[Sequence[int]]] = None) -> List[np.ndarray]:
+        """Per document, ``[n_words, n_labels]`` label probabilities.
+
+        ``hints``: per document, one rule hint per word (``hints.rule_hints``), for a model whose
+        spec lists hints; without them such a model reads every word as one the rules did not pick.
+        """
         import torch
 
         windows = []
         for d, words in enumerate(docs):
             windows += encode([w.word.text for w in words], [w.box for w in words], self.tokenizer,
-                              max_length=self.spec.max_length, stride=self.spec.stride, doc=d)
+                              max_length=self.spec.max_length, stride=self.spec.stride, doc=d,
+                              hints=hints[d] if hints is not None else None)
         order = sorted(range(len(windows)), key=lambda k: len(windows[k]))
         probs: List[Optional[np.ndarray]] = [None] * len(windows)
         pad = self.tokenizer.pad_token_id or 0
@@ -95,11 +101,12 @@ class LayoutModel:
                 chunk = [windows[k] for k in order[s:s + batch_size]]
                 ids, bbox, mask, _ = collate(chunk, pad)
                 ids, bbox, mask = ids.to(self.device), bbox.to(self.device), mask.to(self.device)
+                tags = collate_hints(chunk).to(self.device) if hints is not None else None
                 if self.autocast_dtype is not None:
                     with torch.autocast(device_type="cuda", dtype=self.autocast_dtype):
-                        logits = self.model(ids, bbox, mask)
+                        logits = self.model(ids, bbox, mask, tags)
                 else:
-                    logits = self.model(ids, bbox, mask)
+                    logits = self.model(ids, bbox, mask, tags)
                 p = torch.softmax(logits.float(), dim=-1).cpu().numpy()
                 for row, k in enumerate(order[s:s + batch_size]):
                     probs[k] = p[row, : len(windows[k])]
@@ -115,5 +122,10 @@ class LayoutModel:
         from paperbeam.models.layout.decode import decode
 
         words = [document_words(d) for d in documents]
-        probs = self.predict(words, batch_size)
+        hints = None
+        if self.spec.hints:
+            from paperbeam.models.layout.hints import rule_hints
+
+            hints = [rule_hints(d, w, self.spec.hints, date_order) for d, w in zip(documents, words)]
+        probs = self.predict(words, batch_size, hints)
         return [decode(w, p, self.spec.labels, schema, date_order, extractor) for w, p in zip(words, probs)]

@@ -35,8 +35,8 @@ def write_tiny_backbone(directory: str, hidden: int = 32, layers: int = 2, with_
     return directory
 
 
-def tiny_model(directory: str, seed: int = 0):
-    """``LayoutModel`` over a fresh tiny backbone written to ``directory`` (fp32, CPU)."""
+def tiny_model(directory: str, seed: int = 0, hints=()):
+    """``LayoutModel`` over a fresh tiny backbone written to ``directory`` (fp32, CPU); ``hints``: see ``ModelSpec``."""
     import torch
 
     from paperbeam.models.layout import backbone
@@ -46,6 +46,7 @@ def tiny_model(directory: str, seed: int = 0):
 
     write_tiny_backbone(directory)
     torch.manual_seed(seed)
-    spec = ModelSpec(labels=bio_labels(INVOICE.names), backbone=directory, max_length=64, stride=16, version="tiny")
+    spec = ModelSpec(labels=bio_labels(INVOICE.names), backbone=directory, max_length=64, stride=16, version="tiny",
+                     hints=list(hints))
     model = build(spec, directory, pretrained=False).eval()
     return LayoutModel(model, backbone.load_tokenizer(directory), spec, "cpu")

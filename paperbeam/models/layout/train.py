@@ -41,13 +41,15 @@ import numpy as np
 from paperbeam.errors import ConfigError
 from paperbeam.models.evaluate import evaluate, load_truth
 from paperbeam.models.layout.align import align
-from paperbeam.models.layout.features import DocWord, IGNORE, collate, document_words, encode
+from paperbeam.models.layout.features import DocWord, IGNORE, collate, collate_hints, document_words, encode
 from paperbeam.schema import INVOICE
 
 # Fields are aligned in this order: short, exact values first, so a long fuzzy
 # address cannot swallow the date or the total.
 ALIGN_ORDER = ("total_amount", "tax_amount", "document_date", "due_date", "document_number", "currency",
                "vendor_name", "vendor_address")
+# The fields whose rule readings a new model sees as input (hints.py): all of the schema's.
+HINT_FIELDS = tuple(INVOICE.names)
 _TRAILING_NUMBER = re.compile(r"(\d+)$")
 
 
@@ -68,6 +70,7 @@ class Example:
     validation: bool
     unaligned: List[str] = field(default_factory=list)
     taught: List[str] = field(default_factory=list)  # fields whose tags are known (see ``taught_fields``)
+    hints: List[int] = field(default_factory=list)  # per word, the rules' field (hints.rule_hints over HINT_FIELDS)
 
 
 @dataclass
@@ -120,6 +123,7 @@ def load_examples(
     engine=None,
     log: Callable[[str], None] = print,
 ) -> Tuple[List[Example], DataStats]:
+    from paperbeam.models.layout.hints import rule_hints
     from paperbeam.models.layout.ocrcache import read_document
 
     stats = DataStats()
@@ -143,7 +147,7 @@ def load_examples(
             words = document_words(doc)
             tags, missed = align([w.word.text for w in words], values, truth.field_types, labels, ALIGN_ORDER)
             ex = Example(stem, directory, words, tags, sorted(values), known, is_validation(stem), missed,
-                         taught_fields(known, missed))
+                         taught_fields(known, missed), rule_hints(doc, words, HINT_FIELDS))
             examples.append(ex)
             stats.documents += 1
             stats.validation += ex.validation
@@ -180,6 +184,12 @@ def _field_mask(fields: Sequence[str], labels: Sequence[str]) -> List[bool]:
     return [l == "O" or l[2:] in fields for l in labels]
 
 
+def _hints_for(ex: Example, fields: Sequence[str]) -> List[int]:
+    """``ex.hints`` (made over HINT_FIELDS) renumbered for a model that sees ``fields``."""
+    index = {k + 1: (fields.index(f) + 1 if f in fields else 0) for k, f in enumerate(HINT_FIELDS)}
+    return [index.get(h, 0) for h in ex.hints] if ex.hints else [0] * len(ex.words)
+
+
 def validate(lm, examples: Sequence[Example], schema=INVOICE, batch_size: int = 16) -> Dict[str, dict]:
     """Exact-match F1 and edit similarity per source directory, on the given examples."""
     from paperbeam.models.layout.decode import decode
@@ -189,7 +199,8 @@ def validate(lm, examples: Sequence[Example], schema=INVOICE, batch_size: int = 
     for ex in examples:
         by_source.setdefault(ex.source, []).append(ex)
     for source, exs in by_source.items():
-        probs = lm.predict([ex.words for ex in exs], batch_size)
+        hints = [_hints_for(ex, lm.spec.hints) for ex in exs] if lm.spec.hints else None
+        probs = lm.predict([ex.words for ex in exs], batch_size, hints)
         preds = []
         for ex, p in zip(exs, probs):
             fields = decode(ex.words, p, lm.spec.labels, schema)
@@ -262,13 +273,15 @@ def train(
     patience: Optional[int] = None,
     box_jitter: float = 0.0,
     init: Optional[str] = None,
+    hints: Sequence[str] = HINT_FIELDS,
 ) -> dict:
     """Fine-tune and save the best epoch to ``out_dir``; returns the training summary.
 
     ``patience``: stop once validation has not improved for that many epochs. ``box_jitter``: see
     ``jitter_boxes`` (0 = off). ``init``: a saved paperbeam model to start from instead of the bare
     backbone (a model whose validation was still rising when its epochs ran out trains on from
-    where it stopped; the saved deltas stay relative to the backbone).
+    where it stopped; the saved deltas stay relative to the backbone). ``hints``: the fields whose rule
+    readings the model sees (``hints.py``; empty: none).
     ``training.json`` is rewritten after every epoch, so a run stopped early still says how it went.
     """
     import torch
@@ -285,7 +298,7 @@ def train(
     backbone_name = backbone or bb.DEFAULT
     backbone_dir = bb.resolve(backbone_name)
     spec = ModelSpec(labels=labels, backbone=backbone_name, max_length=max_length, stride=stride, version=version,
-                     extra=dict(extra or {}))
+                     extra=dict(extra or {}), hints=list(hints))
     model = build(spec, backbone_dir, pretrained=True)
     base_state = {k: v.detach().clone() for k, v in model.encoder.state_dict().items()}
     if init:
@@ -293,6 +306,9 @@ def train(
         if start_spec.labels != labels or start_spec.backbone != backbone_name:
             raise ConfigError(f"--init {init} has other labels or another backbone ({start_spec.backbone}) "
                               f"than this training ({backbone_name}).")
+        if start_spec.hints and start_spec.hints != spec.hints:
+            raise ConfigError(f"--init {init} was trained with other rule hints ({start_spec.hints}) than this training "
+                              f"({spec.hints or 'none'}).")
         weights.add_saved(model, init, start_spec)
     tokenizer = bb.load_tokenizer(backbone_dir)
     # The word-piece table is most of the weights and barely moves in a short fine-tune: keep it
@@ -307,7 +323,7 @@ def train(
     masks = []
     for ex in train_ex:
         for w in encode([d.word.text for d in ex.words], [d.box for d in ex.words], tokenizer, ex.labels,
-                        max_length, stride):
+                        max_length, stride, hints=_hints_for(ex, spec.hints) if spec.hints else None):
             windows.append(w)
             masks.append(_field_mask(ex.taught, labels))
     steps_per_epoch = math.ceil(len(windows) / batch_size)
@@ -324,7 +340,7 @@ def train(
     pad = tokenizer.pad_token_id or 0
     log(f"training on {len(train_ex)} documents ({len(windows)} windows), validating on {len(val_ex)}; "
         f"{epochs} epochs x {steps_per_epoch} steps, batch {batch_size}, lr {lr} / head {head_lr}, seed {seed}, "
-        f"box jitter {box_jitter}" + (f", starting from {init}" if init else ""))
+        f"box jitter {box_jitter}, rule hints {', '.join(spec.hints) or 'none'}" + (f", starting from {init}" if init else ""))
     history = []
     best = None
     step = 0
@@ -334,9 +350,10 @@ def train(
         losses = []
         for b, idx in enumerate(_batches(windows, batch_size, rng), 1):
             ids, bbox, mask, y = collate([windows[k] for k in idx], pad)
+            tags = collate_hints([windows[k] for k in idx]) if spec.hints else None
             bbox = jitter_boxes(bbox, mask, box_jitter, box_rng)
             fmask = torch.tensor([masks[k] for k in idx], dtype=torch.bool)  # [B, L]
-            logits = model(ids, bbox, mask)
+            logits = model(ids, bbox, mask, tags)
             logits = logits.masked_fill(~fmask[:, None, :], -1e4)
             loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1),
                                                      ignore_index=IGNORE)
@@ -370,7 +387,7 @@ def train(
             "seed": seed, "epochs": epochs, "epochs_run": epoch, "best_epoch": best[1],
             "best_validation_mean_f1": best[0], "train_documents": len(train_ex),
             "validation_documents": len(val_ex), "train_windows": len(windows), "lr": lr, "head_lr": head_lr,
-            "batch_size": batch_size, "box_jitter": box_jitter, "init": init, "seconds": round(time.perf_counter() - started, 1), "threads": threads,
+            "batch_size": batch_size, "box_jitter": box_jitter, "init": init, "hints": spec.hints, "seconds": round(time.perf_counter() - started, 1), "threads": threads,
             "history": history, "python": sys.version.split()[0], "torch": torch.__version__,
         }
         with open(os.path.join(out_dir, "training.json"), "w", encoding="utf-8") as fh:
