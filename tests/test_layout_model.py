@@ -148,7 +148,7 @@ def test_the_model_extractor_and_auto_fill_from_rules(tiny):
     assert all(f.extractor in ("model", "rules") for f in out.values())
 
 
-def test_rules_win_amounts_dates_and_the_vendor_and_the_surer_extractor_wins_other_text():
+def test_rules_win_dates_and_the_vendor_and_the_surer_extractor_wins_amounts_and_other_text():
     model = {"total_amount": Field("12.50", "12.50", 0.9, extractor="model"),
              "tax_amount": Field("2.00", "2.00", 0.9, extractor="model"),
              "vendor_name": Field("ACME", "ACME", 0.9, extractor="model"),
@@ -164,8 +164,10 @@ def test_rules_win_amounts_dates_and_the_vendor_and_the_surer_extractor_wins_oth
         "currency": Field("EUR", "EUR", 0.2, extractor="rules"),
     }
     out = combine(model, rules, INVOICE, rule_min_confidence=0.5)
-    assert out["total_amount"].extractor == "rules" and out["total_amount"].value == "99.00"  # an amount
-    assert out["tax_amount"].value == "3.00"  # an amount: the rules' even when unsure
+    assert out["total_amount"].extractor == "model" and out["total_amount"].value == "12.50"  # the surer one
+    assert out["tax_amount"].value == "2.00"  # the rules are not sure enough
+    rules["total_amount"] = Field("99.00", "99.00", 0.95, extractor="rules")
+    assert combine(model, rules, INVOICE, rule_min_confidence=0.5)["total_amount"].value == "99.00"  # now they are the surer
     assert out["vendor_name"].value == "ACME LTD"  # the vendor: the rules', sure enough though less sure than the model
     assert out["vendor_address"].extractor == "model"  # the rules are not sure enough
     assert out["document_number"].value == "INV-1"  # a tie goes to the model
