@@ -124,6 +124,21 @@ def test_head_file_round_trip_and_fingerprint(tmp_path):
         Head(shipped.weight, shipped.bias, shipped.chars, block={"w1": np.zeros((2, 2))})
 
 
+def test_the_space_bias_is_kept_in_the_file_fingerprinted_and_only_moves_the_space(tmp_path):
+    shipped = Head.load(rec_head.SHIPPED)
+    assert shipped.space_bias == 1.0  # the shipped head's, chosen on training lines (data/ocr/README.md)
+    path = str(tmp_path / "h.npz")
+    shipped.save(path)
+    assert Head.load(path).space_bias == 1.0 and Head.load(path).digest() == shipped.digest()
+    plain = Head(shipped.weight, shipped.bias, shipped.chars, block=shipped.block)
+    assert plain.space_bias == 0.0 and plain.digest() != shipped.digest()
+    layer, biased = Head(shipped.weight, shipped.bias, shipped.chars), Head(shipped.weight, shipped.bias, shipped.chars, space_bias=1.0)
+    feats = np.random.default_rng(0).normal(size=(7, shipped.weight.shape[0])).astype(np.float32)
+    diff = biased.logits(feats) - layer.logits(feats)
+    space = shipped.chars.index(" ")
+    assert np.allclose(diff[:, space], 1.0, atol=1e-5) and np.allclose(np.delete(diff, space, axis=1), 0.0)
+
+
 def test_widened_layer_reads_the_same_until_trained(reader):
     rng = np.random.default_rng(0)
     feats = rng.normal(size=(2, 9, reader.stock.weight.shape[0])).astype(np.float32)

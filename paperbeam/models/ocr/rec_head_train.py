@@ -312,6 +312,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--pull", type=float, default=1e-3, help="L2 weight pulling the layer towards the wheel's")
     parser.add_argument("--context", type=int, default=0, help="neighbouring time steps the layer reads on each side")
+    parser.add_argument("--space-bias", type=float, default=0.0,
+                        help="added to the space's logit when decoding (the shipped head: 1.0, see data/ocr/README.md)")
     parser.add_argument("--holdout", type=int, default=2, help="hold out pages whose number leaves this when divided by 5 "
                         "(2, as the layout model; 1, 3 and 4 give the other folds of a cross-validation)")
     parser.add_argument("--block", action="store_true", help="refit the recogniser's last feed-forward block as well as its last layer "
@@ -338,6 +340,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     start = widen(reader.stock, args.context)
     head, history = fit(examples, start, epochs=args.epochs, seed=args.seed, lr=args.lr, pull=args.pull)
     head = blend(start, head, args.blend)
+    head.space_bias = args.space_bias
     held = [e for e in examples if e["validation"] and set(e["text"]) <= set(head.chars[1:])]
     head.save(args.out)
     print(f"saved {args.out} ({os.path.getsize(args.out) / 1024:.0f} KB) in {time.time() - t0:.0f} s; held-out line accuracy: "
