@@ -7,7 +7,7 @@ from paperbeam.models.extractors.model import ModelExtractor
 from paperbeam.models.extractors.rules import RuleExtractor
 from paperbeam.models.layout import weights
 from paperbeam.models.layout.features import document_words
-from paperbeam.models.layout.hints import rule_hints
+from paperbeam.models.layout.hints import rule_hints, rule_readings
 from paperbeam.models.layout.tiny import tiny_model
 from paperbeam.records import Document, Page, Word
 from paperbeam.schema import INVOICE
@@ -25,7 +25,7 @@ def _receipt():
 def test_each_word_carries_the_field_the_rules_put_it_in():
     doc = _receipt()
     words = document_words(doc)
-    hints = rule_hints(doc, words, INVOICE.names)
+    hints = rule_hints(rule_readings(doc), words, INVOICE.names)
     by_text = dict(zip((w.word.text for w in words), hints))
     rules = RuleExtractor(INVOICE).extract(doc)
     assert rules["total_amount"].normalized == "12.50" and rules["document_date"].normalized == "2020-02-01"
@@ -34,16 +34,16 @@ def test_each_word_carries_the_field_the_rules_put_it_in():
     assert by_text["ACME"] == by_text["BHD"] == 1 + INVOICE.names.index("vendor_name")
     assert by_text["Date:"] == by_text["CASH"] == by_text["50.00"] == by_text["37.50"] == 0
     # a model that sees only some fields numbers them in its own order
-    only_total = rule_hints(doc, words, ["total_amount"])
+    only_total = rule_hints(rule_readings(doc), words, ["total_amount"])
     hinted = {w.word.text for w, h in zip(words, only_total) if h}
     assert set(only_total) == {0, 1} and "12.50" in hinted and hinted <= {"RM", "12.50"}
 
 
-def test_a_model_trained_with_hints_reads_them_and_keeps_them_when_saved(tmp_path):
+def test_a_model_trained_with_hints_reads_them_and_keeps_them_when_saved(tmp_path, monkeypatch):
     lm = tiny_model(str(tmp_path / "tiny"), hints=INVOICE.names)
     doc = _receipt()
     words = document_words(doc)
-    hints = rule_hints(doc, words, lm.spec.hints)
+    hints = rule_hints(rule_readings(doc), words, lm.spec.hints)
     # the hint table starts at zero: before training, hints change nothing (a model trained on from one without them)
     (a,), (b,) = lm.predict([words], hints=[hints]), lm.predict([words])
     assert np.allclose(a, b, atol=1e-6)
@@ -67,3 +67,13 @@ def test_a_model_trained_with_hints_reads_them_and_keeps_them_when_saved(tmp_pat
     ex.model.predict = lambda docs, batch_size=8, hints=None: seen.append(hints) or predict(docs, batch_size, hints)
     fields = ex.extract(doc)
     assert seen == [[hints]] and all(f.extractor == "model" for f in fields.values())
+    # auto reads the rules once per document: the same fields make the model's hints and are combined with its answer
+    from paperbeam.models.extractors.auto import AutoExtractor
+
+    calls = []
+    extract = RuleExtractor.extract
+    monkeypatch.setattr(RuleExtractor, "extract", lambda self, d: calls.append(d.id) or extract(self, d))
+    auto = AutoExtractor(INVOICE, model_path=str(tmp_path / "saved"))
+    auto.setup()
+    assert auto.extract(doc) and calls == [doc.id]
+

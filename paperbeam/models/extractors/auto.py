@@ -43,6 +43,7 @@ from paperbeam.models.extractors.base import FieldExtractor
 from paperbeam.models.extractors.model import ModelExtractor
 from paperbeam.models.extractors.rules import RuleExtractor
 from paperbeam.records import Document, Field
+from paperbeam.schema import INVOICE
 
 # The rules' confidence is their score times (0.5 + 0.5 x the OCR confidence of the words). An unlabelled
 # date (score 0.5, the usual case on a receipt) read at 98% scores 0.495: a bar of 0.5 could never let the
@@ -113,6 +114,7 @@ class AutoExtractor(FieldExtractor):
         return self.extract_many([document])[0]
 
     def extract_many(self, documents: List[Document]) -> List[Dict[str, Field]]:
-        found = self.model.extract_many(documents)
-        return [combine(m, self.rules.extract(d), self.schema, self.rule_min_confidence, self.arbitrate)
-                for m, d in zip(found, documents)]
+        rules = [self.rules.extract(d) for d in documents]
+        # The model's hints are the rules' invoice fields: with the invoice schema they are these, read once.
+        found = self.model.extract_many(documents, rule_fields=rules if self.schema == INVOICE else None)
+        return [combine(m, r, self.schema, self.rule_min_confidence, self.arbitrate) for m, r in zip(found, rules)]

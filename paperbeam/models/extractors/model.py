@@ -44,7 +44,9 @@ class ModelExtractor(FieldExtractor):
     def extract(self, document: Document) -> Dict[str, Field]:
         return self.extract_many([document])[0]
 
-    def extract_many(self, documents: List[Document]) -> List[Dict[str, Field]]:
+    def extract_many(self, documents: List[Document], rule_fields=None) -> List[Dict[str, Field]]:
+        """``rule_fields``: the rules' invoice fields per document, when the caller has them (see LayoutModel.extract)."""
         self.setup()
         return self.model.extract(documents, self.schema, self.date_order,
-                                  batch_size=int(self.options.get("batch_size", 8)), extractor=self.name)
+                                  batch_size=int(self.options.get("batch_size", 8)), extractor=self.name,
+                                  rule_fields=rule_fields)

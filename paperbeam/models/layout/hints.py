@@ -11,27 +11,34 @@ for. So the model is given the rules' answer as one more embedding per word
 rules are right and how to do better when they are not, so it starts from
 the rules' figures instead of below them.
 
-The rules run on the same document the words came from; a word belongs to
-a field when its centre lies inside the box of the rules' field on its page.
+The rules run on the same document the words came from, over the invoice
+schema (``rule_readings``); a word belongs to a field when its centre lies
+inside the box of the rules' field on its page.
 """
 
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import Dict, List, Sequence
 
-from paperbeam.records import Document
+from paperbeam.records import Document, Field
+from paperbeam.schema import INVOICE
 
 SLACK = 0.5  # pixels (page units) the centre may lie outside a field's box: boxes are unions of the same words
 
 
-def rule_hints(document: Document, words: Sequence, fields: Sequence[str], date_order: str = "day-first") -> List[int]:
-    """Per word of ``words`` (``features.DocWord``, in the model's order), the hint id (see the module docstring)."""
-    if not fields or not words:
-        return [0] * len(words)
+def rule_readings(document: Document, date_order: str = "day-first") -> Dict[str, Field]:
+    """The rule-based extractor's fields for ``document``, over the invoice schema the hints are made from."""
     from paperbeam.models.extractors.rules import RuleExtractor
-    from paperbeam.schema import INVOICE
 
-    found = RuleExtractor(INVOICE, date_order).extract(document)
+    return RuleExtractor(INVOICE, date_order).extract(document)
+
+
+def rule_hints(found: Dict[str, Field], words: Sequence, fields: Sequence[str]) -> List[int]:
+    """Per word of ``words`` (``features.DocWord``, in the model's order), the hint id (see the module docstring).
+
+    ``found``: the rules' fields (``rule_readings``), computed once per document and shared with
+    whoever else needs them (``auto`` combines the same fields with the model's).
+    """
     hints = [0] * len(words)
     for j, name in enumerate(fields):
         f = found.get(name)

@@ -118,14 +118,19 @@ class LayoutModel:
         return out
 
     def extract(self, documents: Sequence[Document], schema: Schema, date_order: str = "day-first",
-                batch_size: int = 8, extractor: str = "model") -> List[Dict[str, Field]]:
+                batch_size: int = 8, extractor: str = "model",
+                rule_fields: Optional[Sequence[Dict[str, Field]]] = None) -> List[Dict[str, Field]]:
+        """Fields per document. ``rule_fields``: the rules' fields per document (``hints.rule_readings``)
+        when the caller already has them; a model with hints otherwise runs the rules itself."""
         from paperbeam.models.layout.decode import decode
 
         words = [document_words(d) for d in documents]
         hints = None
         if self.spec.hints:
-            from paperbeam.models.layout.hints import rule_hints
+            from paperbeam.models.layout.hints import rule_hints, rule_readings
 
-            hints = [rule_hints(d, w, self.spec.hints, date_order) for d, w in zip(documents, words)]
+            if rule_fields is None:
+                rule_fields = [rule_readings(d, date_order) for d in documents]
+            hints = [rule_hints(found, w, self.spec.hints) for found, w in zip(rule_fields, words)]
         probs = self.predict(words, batch_size, hints)
         return [decode(w, p, self.spec.labels, schema, date_order, extractor) for w, p in zip(words, probs)]

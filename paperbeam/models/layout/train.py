@@ -123,7 +123,7 @@ def load_examples(
     engine=None,
     log: Callable[[str], None] = print,
 ) -> Tuple[List[Example], DataStats]:
-    from paperbeam.models.layout.hints import rule_hints
+    from paperbeam.models.layout.hints import rule_hints, rule_readings
     from paperbeam.models.layout.ocrcache import read_document
 
     stats = DataStats()
@@ -147,7 +147,7 @@ def load_examples(
             words = document_words(doc)
             tags, missed = align([w.word.text for w in words], values, truth.field_types, labels, ALIGN_ORDER)
             ex = Example(stem, directory, words, tags, sorted(values), known, is_validation(stem), missed,
-                         taught_fields(known, missed), rule_hints(doc, words, HINT_FIELDS))
+                         taught_fields(known, missed), rule_hints(rule_readings(doc), words, HINT_FIELDS))
             examples.append(ex)
             stats.documents += 1
             stats.validation += ex.validation
