@@ -191,6 +191,21 @@ def test_an_amount_grouped_with_spaces_is_read_whole_whichever_group_was_tagged(
     assert fields["total_amount"].value == "26 262,71" and fields["total_amount"].normalized == "26262.71"
 
 
+@pytest.mark.parametrize("texts, tags", [
+    (["TOTAL", "49.", "40"], ["O", "O", "B-total_amount"]),  # OCR cut the amount after its point; the cents were tagged
+    (["TOTAL", "49.", "40"], ["O", "B-total_amount", "O"]),  # ... or the whole part
+    (["TOTAL", "RM49", ".40"], ["O", "O", "B-total_amount"]),  # ... or before it
+])
+def test_an_amount_cut_at_its_decimal_point_by_ocr_is_read_whole(texts, tags):
+    fields = decode(_words(texts), _probs(tags), LABELS, INVOICE)
+    assert fields["total_amount"].normalized == "49.40"
+
+
+def test_an_item_count_before_an_amount_is_not_taken_for_its_whole_part():
+    fields = decode(_words(["2", "12.50"]), _probs(["O", "B-total_amount"]), LABELS, INVOICE)
+    assert fields["total_amount"].normalized == "12.50"
+
+
 def test_a_number_on_the_next_line_is_no_thousands_group():
     words = _words(["Qty", "12", "250.00"])
     words[2] = DocWord(1, Word("250.00", (30.0, 25.0, 38.0, 35.0), 0.9, line=1), (0, 0, 0, 0))

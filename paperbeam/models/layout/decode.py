@@ -189,11 +189,21 @@ def _voted(found: Sequence[Tuple[float, Field]]) -> Field:
 
 _LEADING_GROUP = re.compile(r"(?:[A-Z]{3}|[^\w\s]{1,3})?\d{1,3}")
 _THOUSANDS_GROUP = re.compile(r"\d{3}(?:[.,]\d{1,2})?")
+_WHOLE_PART = re.compile(r"(?:[A-Z]{2,3}|[^\w\s]{1,3})?\d[\d.,]*")  # "49", "RM49", "1,049"
+_CENTS = re.compile(r"\d{2}")
+
+
+def _split_decimal(left: str, right: str) -> bool:
+    """True when OCR cut one amount at its decimal point: "49." + "40", or "49" + ".40"."""
+    if left.endswith((".", ",")):
+        return bool(_WHOLE_PART.fullmatch(left[:-1])) and bool(_CENTS.fullmatch(right))
+    return bool(_WHOLE_PART.fullmatch(left)) and right[:1] in ".," and bool(_CENTS.fullmatch(right[1:]))
 
 
 def grouped_amount(words: Sequence, start: int, end: int) -> Tuple[int, int]:
     """The run ``[start, end)`` widened over the rest of an amount printed with spaces between its
-    digit groups ("26 262,71", "1 004.96"), which reads as one word per group.
+    digit groups ("26 262,71", "1 004.96"), which reads as one word per group, or cut by OCR at its
+    decimal point ("49. 40": the model tagged "40", which alone reads as 40.00).
 
     Why: French, Scandinavian and other locales group thousands with a space, so OCR and text layers
     give "26" and "262,71" as two words; a model that tags only one of them would report 26 or
@@ -202,11 +212,14 @@ def grouped_amount(words: Sequence, start: int, end: int) -> Tuple[int, int]:
     def same_line(a, b) -> bool:
         return a.page == b.page and a.word.line == b.word.line
 
-    while start > 0 and _THOUSANDS_GROUP.fullmatch(words[start].word.text) \
-            and _LEADING_GROUP.fullmatch(words[start - 1].word.text) and same_line(words[start - 1], words[start]):
+    def joined(a, b) -> bool:  # words a and b are two pieces of one amount
+        left, right = words[a].word.text, words[b].word.text
+        return same_line(words[a], words[b]) and (
+            (bool(_LEADING_GROUP.fullmatch(left)) and bool(_THOUSANDS_GROUP.fullmatch(right))) or _split_decimal(left, right))
+
+    while start > 0 and joined(start - 1, start):
         start -= 1
-    while end < len(words) and _LEADING_GROUP.fullmatch(words[end - 1].word.text) \
-            and _THOUSANDS_GROUP.fullmatch(words[end].word.text) and same_line(words[end - 1], words[end]):
+    while end < len(words) and joined(end - 1, end):
         end += 1
     return start, end
 
