@@ -211,3 +211,23 @@ def test_a_number_on_the_next_line_is_no_thousands_group():
     words[2] = DocWord(1, Word("250.00", (30.0, 25.0, 38.0, 35.0), 0.9, line=1), (0, 0, 0, 0))
     fields = decode(words, _probs(["O", "B-total_amount", "O"]), LABELS, INVOICE)
     assert fields["total_amount"].normalized == "12.00"
+
+
+def test_a_one_line_field_does_not_bridge_noise_across_a_line_break_but_a_multi_line_one_does():
+    words = _lined_words([["SOLARIS", "x"], ["SUN", "VICTORY"]])
+    tags = ["I-vendor_name", "O", "I-vendor_name", "I-vendor_name"]
+    assert decode(words, _probs(tags), LABELS, INVOICE)["vendor_name"].value == "SOLARIS x SUN VICTORY"  # unmeasured
+    one_line = decode(words, _probs(tags), LABELS, INVOICE, multi_line=["vendor_address"])
+    assert one_line["vendor_name"].value == "SUN VICTORY"
+    address_tags = [t.replace("vendor_name", "vendor_address") for t in tags]
+    spanning = decode(words, _probs(address_tags), LABELS, INVOICE, multi_line=["vendor_address"])
+    assert spanning["vendor_address"].value == "SOLARIS x SUN VICTORY"
+
+
+def test_the_fields_spanning_lines_are_learnt_from_the_training_labels():
+    from paperbeam.models.layout.train import Example, multi_line_fields
+
+    words = _lined_words([["SUN", "VICTORY"], ["LOT", "5"], ["KLANG"]])
+    tags = ["B-vendor_name", "I-vendor_name", "B-vendor_address", "I-vendor_address", "I-vendor_address"]
+    ex = Example("001", "s", words, [LABELS.index(t) for t in tags], [], {}, False)
+    assert multi_line_fields([ex], LABELS) == ["vendor_address"]

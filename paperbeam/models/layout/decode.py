@@ -2,8 +2,9 @@
 
 Per field, runs of words tagged ``B-f I-f ...`` (an ``I-f`` that follows no
 run starts one; in text fields a run may bridge up to two "O" words, OCR
-noise inside a name) are candidates; a candidate's confidence is the mean,
-over its tagged words, of the probability the model gave the field (B + I).
+noise inside a name, and across a line break only in a field whose values
+span lines) are candidates; a candidate's confidence is the mean, over its
+tagged words, of the probability the model gave the field (B + I).
 Text fields rank runs by the sum of those probabilities (a whole name beats
 a stray word), dates and amounts by the mean.
 After the tagged runs come the three words with the highest ``B-f``
@@ -24,7 +25,7 @@ change the model confuses it with; see ``_voted``).
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -44,11 +45,14 @@ VOTED = ("date", "money")  # types whose value is chosen by the votes of all its
 
 
 def candidates(probs: np.ndarray, b: int, i: int, fallback_min: float = FALLBACK_MIN, max_gap: int = 0,
-               by_sum: bool = False, lines: Sequence = ()) -> List[Tuple[float, float, int, int]]:
+               by_sum: bool = False, lines: Sequence = (), gap_across_lines: bool = True,
+               ) -> List[Tuple[float, float, int, int]]:
     """``(score, confidence, start, end)`` runs for the field whose B and I columns are ``b`` and ``i``, best first.
 
     ``max_gap``: an ``I`` may continue a run across that many words tagged "O" (OCR noise
-    inside a name or an address), which then belong to the value. ``by_sum``: rank runs by
+    inside a name or an address), which then belong to the value. ``gap_across_lines``
+    False: only when the ``I`` is on the run's last line (a one-line field: the line above
+    a shop's name, its mall or branch, is not noise inside it). ``by_sum``: rank runs by
     the sum of their words' field probabilities (a long, coherent name beats a stray word)
     rather than the mean. ``confidence`` is always the mean over the run's tagged words.
     """
@@ -64,6 +68,8 @@ def candidates(probs: np.ndarray, b: int, i: int, fallback_min: float = FALLBACK
             runs.append(current)
         elif t == i:
             gap_ok = bool(current) and k - current[-1] - 1 <= max_gap and all(tags[g] == 0 for g in range(current[-1] + 1, k))
+            if gap_ok and not gap_across_lines and k > current[-1] + 1 and len(lines) and lines[k] != lines[current[-1]]:
+                gap_ok = False
             if gap_ok:
                 current.append(k)
             else:
@@ -119,7 +125,11 @@ def decode(
     date_order: str = "day-first",
     extractor: str = "model",
     min_confidence: float = MIN_CONFIDENCE,
+    multi_line: Optional[Sequence[str]] = None,
 ) -> Dict[str, Field]:
+    """The fields the tags say. ``multi_line``: the text fields whose values span lines (an address;
+    ``ModelSpec.multi_line``, learnt from the training data); the others never bridge OCR noise across
+    a line break. None: every field may (models trained before the statistic was kept)."""
     index = {l: k for k, l in enumerate(labels)}
     fields: Dict[str, Field] = {}
     lines = [(w.page, w.word.line) for w in words]
@@ -129,8 +139,9 @@ def decode(
             continue
         text_field = spec.type == "string"
         found: List[Tuple[float, Field]] = []
+        across = multi_line is None or spec.name in multi_line
         for score, conf, s, e in candidates(probs, b, i, max_gap=TEXT_GAP if text_field else 0, by_sum=text_field,
-                                            lines=lines):
+                                            lines=lines, gap_across_lines=across):
             if conf < min_confidence:
                 continue
             field = _field_from_run(spec, words, s, e, conf, date_order, extractor)

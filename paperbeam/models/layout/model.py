@@ -40,6 +40,9 @@ class ModelSpec:
     version: str = "0"
     extra: dict = field(default_factory=dict)
     hints: List[str] = field(default_factory=list)  # fields whose rule readings the model sees (hints.py); [] = none
+    # text fields whose training values mostly span lines (train.multi_line_fields); the decoder lets only
+    # these bridge OCR noise across a line break. None: not measured (older models), all may.
+    multi_line: Optional[List[str]] = None
 
     @property
     def fields(self) -> List[str]:

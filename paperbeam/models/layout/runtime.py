@@ -133,4 +133,5 @@ class LayoutModel:
                 rule_fields = [rule_readings(d, date_order) for d in documents]
             hints = [rule_hints(found, w, self.spec.hints) for found, w in zip(rule_fields, words)]
         probs = self.predict(words, batch_size, hints)
-        return [decode(w, p, self.spec.labels, schema, date_order, extractor) for w, p in zip(words, probs)]
+        return [decode(w, p, self.spec.labels, schema, date_order, extractor, multi_line=self.spec.multi_line)
+                for w, p in zip(words, probs)]

@@ -172,6 +172,32 @@ def taught_fields(known: Dict[str, Optional[str]], unaligned: Sequence[str]) -> 
     return sorted(k for k in known if k not in set(unaligned))
 
 
+def multi_line_fields(examples: Sequence[Example], labels: Sequence[str], share: float = 0.5) -> List[str]:
+    """The fields whose labelled values, in the training examples, span more than one line ``share`` of the time or more.
+
+    Why: the decoder bridges a few untagged words inside a value (OCR noise). Across a line break that
+    is right for an address, which is a block of lines, and wrong for a shop's name, where the line
+    above is its mall or branch ("SOLARIS Dutamas" over "SUN VICTORY SDN BHD"). Which fields are
+    which is learnt from the data, so a user's own schema gets it too.
+    """
+    spans: Dict[str, List[int]] = {}
+    for ex in examples:
+        if ex.validation:
+            continue
+        run_field, run_lines = None, set()
+        for w, lab in zip(list(ex.words) + [None], list(ex.labels) + [IGNORE]):
+            tag = labels[lab] if 0 <= lab < len(labels) else "O"
+            if run_field is not None and tag != f"I-{run_field}":
+                spans.setdefault(run_field, []).append(len(run_lines) > 1)
+                run_field, run_lines = None, set()
+            if tag.startswith("B-"):
+                run_field, run_lines = tag[2:], set()
+            if run_field is not None:
+                run_lines.add((w.page, w.word.line))
+    return [f for f in dict.fromkeys(l[2:] for l in labels if l.startswith("B-"))
+            if spans.get(f) and sum(spans[f]) >= share * len(spans[f])]
+
+
 def seed_everything(seed: int) -> None:
     import torch
 
@@ -203,7 +229,7 @@ def validate(lm, examples: Sequence[Example], schema=INVOICE, batch_size: int = 
         probs = lm.predict([ex.words for ex in exs], batch_size, hints)
         preds = []
         for ex, p in zip(exs, probs):
-            fields = decode(ex.words, p, lm.spec.labels, schema)
+            fields = decode(ex.words, p, lm.spec.labels, schema, multi_line=lm.spec.multi_line)
             preds.append({"source_uri": ex.stem, "fields": {k: f.to_dict() for k, f in fields.items()}})
         types = {f.name: f.type for f in schema.fields}
         scored = sorted({k for ex in exs for k in ex.fields} & set(types), key=list(types).index)
@@ -298,7 +324,7 @@ def train(
     backbone_name = backbone or bb.DEFAULT
     backbone_dir = bb.resolve(backbone_name)
     spec = ModelSpec(labels=labels, backbone=backbone_name, max_length=max_length, stride=stride, version=version,
-                     extra=dict(extra or {}), hints=list(hints))
+                     extra=dict(extra or {}), hints=list(hints), multi_line=multi_line_fields(examples, labels))
     model = build(spec, backbone_dir, pretrained=True)
     base_state = {k: v.detach().clone() for k, v in model.encoder.state_dict().items()}
     if init:
@@ -340,7 +366,8 @@ def train(
     pad = tokenizer.pad_token_id or 0
     log(f"training on {len(train_ex)} documents ({len(windows)} windows), validating on {len(val_ex)}; "
         f"{epochs} epochs x {steps_per_epoch} steps, batch {batch_size}, lr {lr} / head {head_lr}, seed {seed}, "
-        f"box jitter {box_jitter}, rule hints {', '.join(spec.hints) or 'none'}" + (f", starting from {init}" if init else ""))
+        f"box jitter {box_jitter}, rule hints {', '.join(spec.hints) or 'none'}, fields spanning lines "
+        f"{', '.join(spec.multi_line) or 'none'}" + (f", starting from {init}" if init else ""))
     history = []
     best = None
     step = 0
