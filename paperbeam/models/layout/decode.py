@@ -13,6 +13,10 @@ the following words whose ``I-f`` probability is high: for a field every
 document has, a likely guess scores better than none, and their confidence
 (the model's own probability) says how sure it is.
 
+A company name whose run crosses lines keeps only the lines of one name, read
+as the rules read a name over lines (``names.name_span``: the mall above a
+company is not part of it, nor the brand below its "SDN BHD"); a lone "·" or
+"|" between a sender line's parts is dropped from a text value.
 Candidates are tried best first (none under ``min_confidence``); the value goes through the same
 normalisation as the rule-based extractor. A date or amount that does not
 normalise is looked for inside the run with the rules' patterns (OCR glues
@@ -29,8 +33,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from paperbeam.models.extractors.base import finish_value, strip_currency, union_box
+from paperbeam.models.extractors.base import finish_value, is_party_name, strip_currency, union_box
 from paperbeam.models.extractors.rules import AMOUNT_RE, DATE_RE
+from paperbeam.models.layout.names import name_span
 from paperbeam.normalize import normalize_value
 from paperbeam.records import Field
 from paperbeam.schema import Schema
@@ -41,6 +46,7 @@ FALLBACKS = 3
 MIN_CONFIDENCE = 0.1  # below this a field is left out (``auto`` may then take the rules' value)
 TEXT_GAP = 2  # "O" words a name or address may span (OCR noise)
 EDGE_MIN = 0.4  # field probability (B + I) that lets an untagged word beside a name join it
+_SEPARATOR_WORD = re.compile(r"[·•|]")
 VOTED = ("date", "money")  # types whose value is chosen by the votes of all its runs (see _voted)
 
 
@@ -144,6 +150,8 @@ def decode(
                                             lines=lines, gap_across_lines=across):
             if conf < min_confidence:
                 continue
+            if text_field and is_party_name(spec.name):
+                s, e, conf = _whole_name(words, probs, b, i, s, e, conf)
             field = _field_from_run(spec, words, s, e, conf, date_order, extractor)
             if field is None:
                 continue
@@ -155,6 +163,15 @@ def decode(
     return fields
 
 
+def _whole_name(words: Sequence, probs: np.ndarray, b: int, i: int, s: int, e: int, conf: float):
+    """``(s, e, confidence)`` of the name inside a run that crosses lines (``names.name_span``)."""
+    field_p = probs[:, b] + probs[:, i]
+    ns, ne = name_span(words, s, e, probs.argmax(axis=1), field_p)
+    if (ns, ne) == (s, e):
+        return s, e, conf
+    return ns, ne, float(field_p[ns:ne].mean())
+
+
 def _field_from_run(spec, words: Sequence, s: int, e: int, conf: float, date_order: str, extractor: str):
     """The field the words ``s:e`` say, or None when they hold no value of its type."""
     if spec.type == "money":
@@ -162,6 +179,10 @@ def _field_from_run(spec, words: Sequence, s: int, e: int, conf: float, date_ord
     span = list(words[s:e])
     page = span[0].page
     ws = [w.word for w in span if w.page == page]
+    if spec.type == "string":
+        # "Hauptstr. 1 · 10115 Berlin": a lone dot or bar between a sender line's parts is no part of the value
+        # (the rules split the line at them, ``rules.SENDER_SEPARATOR``).
+        ws = [w for w in ws if not _SEPARATOR_WORD.fullmatch(w.text)] or ws
     try:
         value, normalized, ws = finish_value(spec, " ".join(w.text for w in ws), ws, date_order)
     except (ArithmeticError, ValueError, OverflowError):  # an OCR run of digits no amount can be
