@@ -55,3 +55,10 @@ def test_the_dots_between_a_sender_lines_parts_are_no_part_of_its_address():
     words = _lined_words([["Hauptstr.", "1", "·", "10115", "Berlin"]])
     tags = ["B-vendor_address"] + ["I-vendor_address"] * 4
     assert decode(words, _probs(tags), LABELS, INVOICE)["vendor_address"].value == "Hauptstr. 1 10115 Berlin"
+
+
+def test_a_label_the_name_run_starts_with_is_no_part_of_the_name():
+    lines = [["OWN", "BY:", "CHEF", "LEE", "SDN", "BHD"]]
+    assert _vendor(lines, ["B-vendor_name"] + ["I-vendor_name"] * 5).value == "CHEF LEE SDN BHD"
+    lines = [["TEL:"]]  # a run that is nothing but a label keeps it: there is no name to leave
+    assert _vendor(lines, ["B-vendor_name"]).value == "TEL:"

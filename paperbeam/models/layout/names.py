@@ -12,7 +12,8 @@ BHD"), and inside an open parenthesis. ``name_span`` applies the same
 knowledge to the model's run, so both extractors read a name's lines alike.
 
 It only cuts a run where two of its lines cannot be one name, and keeps the
-part that is a whole name; a run on one line is never changed.
+part that is a whole name. Within a line, only a label the run starts with
+("OWN BY:") is dropped.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from paperbeam.models.extractors.rules import BUSINESS_KIND_FIRST, CONTACT, LEGA
 from paperbeam.normalize import strip_registration
 
 _DANGLING = re.compile(r"(?:&|-|\band)\s*$", re.IGNORECASE)  # "HOME MASTER HARDWARE &": the name goes on
+LABEL_WORDS = 3  # "Owned by:", "Dimiliki oleh :": the longest label a run may start with
 _CONTINUING = re.compile(r"^\s*(?:&|and\b)", re.IGNORECASE)  # "THE COFFEE BEAN" / "& TEA LEAF (M) SDN. BHD."
 
 
@@ -39,7 +41,22 @@ def name_span(words: Sequence, start: int, end: int, tags: np.ndarray, field_p: 
     if len(segments) > 1:
         # A part that ends in a legal form is a whole company name; else the part the model is surest of.
         start, end = max(segments, key=lambda s: (_ends_in_legal_form(_text(words, *s)), float(field_p[s[0]:s[1]].sum())))
-    return start, _continued(words, start, end, tags)
+    return _after_label(words, start, end), _continued(words, start, end, tags)
+
+
+def _after_label(words: Sequence, start: int, end: int) -> int:
+    """``start`` moved past a label the run begins with ("OWN BY: CHEF LEE SDN BHD", "Dimiliki: ...").
+
+    Why: a name holds no colon (one of sroie-dev's 500 vendor labels has one, and it is that label
+    itself), so the words up to one that ends in ":" at the start of the run are the label's.
+    """
+    new = start
+    for k in range(start, min(start + LABEL_WORDS, end - 1)):
+        if not _same_line(words[start], words[k]):
+            break
+        if words[k].word.text.endswith(":"):
+            new = k + 1
+    return new
 
 
 def _one_name_segments(words: Sequence, start: int, end: int) -> List[Tuple[int, int]]:
