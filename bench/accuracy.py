@@ -31,12 +31,15 @@ def run_pipeline(input_dir: str, output: str, workers: int, extractor: str, ocr:
     return time.perf_counter() - start
 
 
-def reextract(records, extractor: str, schema, date_order: str, model_dir=None):
-    """Run the extractor again on the words a previous run saved (``model_dir``: another layout model)."""
+def reextract(records, extractor: str, schema, date_order: str, model_dir=None, int8: bool = False):
+    """Run the extractor again on the words a previous run saved (``model_dir``: another layout model;
+    ``int8``: the layout model dynamically quantised)."""
     from paperbeam import plugins
     from paperbeam.records import Document, Record
 
     options = {"model_path": model_dir} if model_dir else {}
+    if int8:
+        options["int8"] = True
     ext = plugins.load("extractors", extractor)(schema, date_order=date_order, **options)
     ext.setup()
     out = []
@@ -60,11 +63,14 @@ def main() -> None:
     parser.add_argument("--ocr", default="tesseract")
     parser.add_argument("--date-order", default="day-first")
     parser.add_argument("--model", help="a layout model folder for --extractor model/auto (default: the shipped one)")
+    parser.add_argument("--int8", action="store_true", help="with --reuse and --extractor model/auto: the int8 model")
     parser.add_argument("--reuse", help="a previous run's output directory (made with --emit-words): skip OCR")
     parser.add_argument("--part", choices=("all", "holdout", "rest"), default="all",
                         help="only the documents `paperbeam train` holds out (stem number mod 5 == 2), only the others, or all")
     parser.add_argument("--json", help="write the report here too")
     args = parser.parse_args()
+    if args.int8 and not args.reuse:
+        parser.error("--int8 re-extracts a run's words: give --reuse RUN")
 
     from paperbeam.models.evaluate import evaluate, load_predictions, load_truth
     from paperbeam.schema import INVOICE
@@ -92,7 +98,7 @@ def main() -> None:
         from paperbeam.models.evaluate import document_stem
 
         kept = [r for r in load_predictions(args.reuse) if document_stem(r["source_uri"]) in stems]
-        predictions = reextract(kept, args.extractor, INVOICE, args.date_order, args.model)
+        predictions = reextract(kept, args.extractor, INVOICE, args.date_order, args.model, args.int8)
         output = args.reuse
     else:
         subset = os.path.join(tmp, "input")

@@ -32,7 +32,7 @@ def test_a_name_tagged_over_lines_keeps_the_lines_of_one_name(lines, expected):
     assert _vendor(lines, ["B-vendor_name"] + ["I-vendor_name"] * (n - 1)).value == expected
 
 
-def test_the_cut_name_gets_the_confidence_and_box_of_its_own_words():
+def test_the_cut_name_gets_the_box_of_its_own_words():
     lines = [["SOLARIS", "DUTAMAS"], ["SUN", "VICTORY", "SDN", "BHD"]]
     field = _vendor(lines, ["B-vendor_name"] + ["I-vendor_name"] * 5)
     assert field.bbox[1] == 20.0  # the second line's top: the mall's line is not framed

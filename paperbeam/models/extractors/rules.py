@@ -176,7 +176,8 @@ def _same_column(a: Line, b: Line) -> bool:
     return min(a.bbox[2], b.bbox[2]) - max(a.bbox[0], b.bbox[0]) > 0
 
 
-SENDER_SEPARATOR = re.compile(r"\s[·•|]\s")
+SEPARATOR_MARKS = "·•|"  # printed between a sender line's parts: "ACME GmbH · Hauptstr. 1 · 10115 Berlin"
+SENDER_SEPARATOR = re.compile(rf"\s[{SEPARATOR_MARKS}]\s")
 # On a line that starts with the vendor's name, OCR's reading of the middle dot ("-", "–") separates too.
 SENDER_SEPARATOR_AFTER_NAME = re.compile(r"\s[·•|–—-]\s")
 

@@ -34,7 +34,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from paperbeam.models.extractors.base import finish_value, is_party_name, strip_currency, union_box
-from paperbeam.models.extractors.rules import AMOUNT_RE, DATE_RE
+from paperbeam.models.extractors.rules import AMOUNT_RE, DATE_RE, SEPARATOR_MARKS
 from paperbeam.models.layout.names import name_span
 from paperbeam.normalize import normalize_value
 from paperbeam.records import Field
@@ -46,7 +46,7 @@ FALLBACKS = 3
 MIN_CONFIDENCE = 0.1  # below this a field is left out (``auto`` may then take the rules' value)
 TEXT_GAP = 2  # "O" words a name or address may span (OCR noise)
 EDGE_MIN = 0.4  # field probability (B + I) that lets an untagged word beside a name join it
-_SEPARATOR_WORD = re.compile(r"[·•|]")
+_SEPARATOR_WORD = re.compile(rf"[{SEPARATOR_MARKS}]")  # a word that is only a separator
 VOTED = ("date", "money")  # types whose value is chosen by the votes of all its runs (see _voted)
 
 
@@ -139,6 +139,7 @@ def decode(
     index = {l: k for k, l in enumerate(labels)}
     fields: Dict[str, Field] = {}
     lines = [(w.page, w.word.line) for w in words]
+    tags = probs.argmax(axis=1)
     for spec in schema.fields:
         b, i = index.get(f"B-{spec.name}"), index.get(f"I-{spec.name}")
         if b is None or i is None or not len(words):
@@ -151,7 +152,7 @@ def decode(
             if conf < min_confidence:
                 continue
             if text_field and is_party_name(spec.name):
-                s, e, conf = _whole_name(words, probs, b, i, s, e, conf)
+                s, e, conf = _name_in_run(words, probs, tags, b, i, s, e, conf)
             field = _field_from_run(spec, words, s, e, conf, date_order, extractor)
             if field is None:
                 continue
@@ -163,10 +164,10 @@ def decode(
     return fields
 
 
-def _whole_name(words: Sequence, probs: np.ndarray, b: int, i: int, s: int, e: int, conf: float):
+def _name_in_run(words: Sequence, probs: np.ndarray, tags: np.ndarray, b: int, i: int, s: int, e: int, conf: float):
     """``(s, e, confidence)`` of the name inside a run that crosses lines (``names.name_span``)."""
     field_p = probs[:, b] + probs[:, i]
-    ns, ne = name_span(words, s, e, probs.argmax(axis=1), field_p)
+    ns, ne = name_span(words, s, e, tags, field_p)
     if (ns, ne) == (s, e):
         return s, e, conf
     return ns, ne, float(field_p[ns:ne].mean())
@@ -181,7 +182,7 @@ def _field_from_run(spec, words: Sequence, s: int, e: int, conf: float, date_ord
     ws = [w.word for w in span if w.page == page]
     if spec.type == "string":
         # "Hauptstr. 1 · 10115 Berlin": a lone dot or bar between a sender line's parts is no part of the value
-        # (the rules split the line at them, ``rules.SENDER_SEPARATOR``).
+        # (the rules split the line at them, ``rules.SEPARATOR_MARKS``).
         ws = [w for w in ws if not _SEPARATOR_WORD.fullmatch(w.text)] or ws
     try:
         value, normalized, ws = finish_value(spec, " ".join(w.text for w in ws), ws, date_order)

@@ -26,8 +26,8 @@ import numpy as np
 from paperbeam.models.extractors.rules import BUSINESS_KIND_FIRST, CONTACT, LEGAL_FORM_END, LEGAL_FORM_ONLY
 from paperbeam.normalize import strip_registration
 
-_DANGLING = re.compile(r"(?:&|-|\band)\s*$", re.IGNORECASE)  # "HOME MASTER HARDWARE &": the name goes on
 LABEL_WORDS = 3  # "Owned by:", "Dimiliki oleh :": the longest label a run may start with
+_DANGLING = re.compile(r"(?:&|-|\band)\s*$", re.IGNORECASE)  # "HOME MASTER HARDWARE &": the name goes on
 _CONTINUING = re.compile(r"^\s*(?:&|and\b)", re.IGNORECASE)  # "THE COFFEE BEAN" / "& TEA LEAF (M) SDN. BHD."
 
 
